@@ -1,0 +1,52 @@
+# bedrock-logging-operator — the two commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+BIN := target/debug/bedrock-logging-operator
+CARGO ?= cargo
+
+.PHONY: all build demo test test-rust test-packaging venv crds lint fmt e2e bench clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+venv:
+	bash hack/moto.sh install
+
+## demo: check (red) -> apply -> check (green) against a local AWS emulator
+demo: venv build
+	bash hack/demo.sh
+
+## test: every test: unit, CRD/CEL corpus, SDK mocks, integration against moto, packaging
+test: test-rust test-packaging
+
+test-rust: venv
+	BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server $(CARGO) test --all-targets
+
+test-packaging: build
+	BLO_BIN=$(CURDIR)/$(BIN) bash hack/test-packaging.sh
+
+## crds: regenerate the CRD from the Rust types (a test fails when it drifts)
+crds:
+	$(CARGO) run -q -- crd > crds/bedrockloggingpolicies.yaml
+	bash hack/sync-crd.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## e2e: against a real cluster (KUBECONFIG) and an AWS emulator; skipped without a cluster
+e2e: venv build
+	bash e2e/run.sh
+
+## bench: measured figures (apply wall time for 1 and 16 regions, steady-state reads)
+bench: venv
+	$(CARGO) build --release
+	bash hack/bench.sh
+
+clean:
+	bash hack/moto.sh stop || true
+	$(CARGO) clean

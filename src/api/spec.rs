@@ -1,0 +1,297 @@
+//! The `BedrockLoggingPolicy` spec: what a platform team declares.
+//!
+//! Field-level constraints (lengths, patterns, list sizes) live on the fields as schemars
+//! attributes; cross-field CEL rules are injected by [`crate::api::rules`].
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::BedrockLoggingPolicyStatus;
+
+/// Region names as AWS spells them (`us-east-1`, `us-gov-west-1`, `eu-central-2` ...).
+pub const REGION_PATTERN: &str = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$";
+/// An IAM role ARN in any partition.
+pub const ROLE_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$";
+/// Maximum number of regions one policy can govern (keeps CEL cost bounded).
+pub const MAX_REGIONS: usize = 32;
+
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "bedrocklogging.io",
+    version = "v1alpha1",
+    kind = "BedrockLoggingPolicy",
+    plural = "bedrockloggingpolicies",
+    shortname = "blp",
+    status = "BedrockLoggingPolicyStatus",
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
+    printcolumn = r#"{"name":"Regions","type":"string","jsonPath":".status.regionSummary"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    category = "bedrock"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BedrockLoggingPolicySpec {
+    /// Enforce converges AWS to the spec; Audit only reports and never writes to AWS.
+    #[serde(default)]
+    pub mode: Mode,
+
+    /// AWS regions where Bedrock invocation logging must be on (one set of destinations each).
+    #[schemars(
+        length(min = 1, max = 32),
+        inner(
+            regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"),
+            length(max = 32)
+        )
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub regions: Vec<String>,
+
+    /// The AWS account to govern; default: the operator's own credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountSpec>,
+
+    /// Which data types Bedrock logs. Default: all five.
+    #[serde(default = "DataType::all")]
+    #[schemars(length(min = 1, max = 5), extend("x-kubernetes-list-type" = "set"))]
+    pub data_types: Vec<DataType>,
+
+    /// The customer-managed KMS key that encrypts every destination.
+    pub kms_key: KmsKeySpec,
+
+    /// S3 destination (at least one of s3 / cloudWatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Spec>,
+
+    /// CloudWatch Logs destination (at least one of s3 / cloudWatch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch: Option<CloudWatchSpec>,
+
+    /// Optional: record Bedrock data events on an existing CloudTrail trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_trail: Option<CloudTrailSpec>,
+
+    /// Retain (default) leaves AWS untouched when the policy is deleted; Disable turns
+    /// Bedrock logging off (never deletes buckets, log groups or keys).
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Drift check period (Go duration, e.g. 5m, 90s, 1h). Minimum 10s.
+    #[serde(default = "default_resync")]
+    #[schemars(length(max = 16), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub resync_interval: String,
+}
+
+pub fn default_resync() -> String {
+    "5m".to_string()
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Disable,
+}
+
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+pub enum DataType {
+    Text,
+    Image,
+    Embedding,
+    Video,
+    Audio,
+}
+
+impl DataType {
+    pub const ALL: [DataType; 5] = [
+        DataType::Text,
+        DataType::Image,
+        DataType::Embedding,
+        DataType::Video,
+        DataType::Audio,
+    ];
+    pub fn all() -> Vec<DataType> {
+        Self::ALL.to_vec()
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSpec {
+    /// Role assumed through STS to act in the governed account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 2048),
+        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+    )]
+    pub role_arn: Option<String>,
+    /// External ID passed to AssumeRole (a shared secret with the account owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224), regex(pattern = r"^[\w+=,.@:/-]+$"))]
+    pub external_id: Option<String>,
+    /// Pin: if STS reports another account, nothing is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{12}$"), length(max = 12))]
+    pub id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KmsKeySpec {
+    /// Create (and keep) one symmetric key per region, found again by alias and tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<KmsKeyCreate>,
+    /// An existing key: key ID, key ARN, alias name (alias/x) or alias ARN. `{region}` and
+    /// `{accountId}` placeholders allowed. AWS-managed keys (alias/aws/...) are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub existing: Option<String>,
+    /// true: merge the statements Bedrock and CloudWatch Logs need into the key policy;
+    /// false: verify only.
+    #[serde(default = "yes")]
+    pub manage_policy: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KmsKeyCreate {
+    /// Alias of the created key, e.g. alias/bedrock-logging.
+    #[schemars(
+        length(min = 7, max = 256),
+        regex(pattern = r"^alias/[a-zA-Z0-9/_{}-]+$")
+    )]
+    pub alias: String,
+    /// Automatic yearly key rotation (default true).
+    #[serde(default = "yes")]
+    pub rotation: bool,
+}
+
+pub fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Spec {
+    /// Bucket name; `{accountId}` and `{region}` placeholders allowed (required with >1 region).
+    #[schemars(length(min = 3, max = 80))]
+    pub bucket_name: String,
+    /// Optional key prefix for the log objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 256),
+        regex(pattern = r"^[a-zA-Z0-9!_.*'()-][a-zA-Z0-9!_.*'()/-]*$")
+    )]
+    pub key_prefix: Option<String>,
+    /// Create the bucket when missing (default true); false: it must already exist.
+    #[serde(default = "yes")]
+    pub create: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudWatchSpec {
+    /// Log group name; `{accountId}` and `{region}` placeholders allowed.
+    #[schemars(
+        length(min = 1, max = 512),
+        regex(pattern = r"^[\.\-_/#A-Za-z0-9{}]+$")
+    )]
+    pub log_group_name: String,
+    /// Retention in days: one of CloudWatch's allowed values. Unset: keep forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_in_days: Option<i32>,
+    /// Create the log group when missing (default true).
+    #[serde(default = "yes")]
+    pub create: bool,
+    /// Name of the IAM role the operator manages for Bedrock (default
+    /// BedrockModelInvocationLoggingRole). Mutually exclusive with roleArn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[\w+=,.@-]+$"))]
+    pub role_name: Option<String>,
+    /// An existing role used as is (verified, never modified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 2048),
+        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+    )]
+    pub role_arn: Option<String>,
+    /// Where bodies over 100 KB and binary data go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_data_delivery: Option<LargeDataDelivery>,
+}
+
+pub const DEFAULT_ROLE_NAME: &str = "BedrockModelInvocationLoggingRole";
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LargeDataDelivery {
+    /// Bucket name; `{accountId}` and `{region}` placeholders allowed (required with >1 region).
+    #[schemars(length(min = 3, max = 80))]
+    pub bucket_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 256),
+        regex(pattern = r"^[a-zA-Z0-9!_.*'()-][a-zA-Z0-9!_.*'()/-]*$")
+    )]
+    pub key_prefix: Option<String>,
+    /// Create the bucket when missing (default true).
+    #[serde(default = "yes")]
+    pub create: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudTrailSpec {
+    /// Name (or ARN) of an existing trail.
+    #[schemars(length(min = 3, max = 2048))]
+    pub trail_name: String,
+    /// Bedrock data-event resource types to record (AWS::Bedrock::<Type>). Default: all.
+    #[serde(default = "TrailDataEvent::all")]
+    #[schemars(length(min = 1, max = 8), extend("x-kubernetes-list-type" = "set"))]
+    pub data_events: Vec<TrailDataEvent>,
+}
+
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+pub enum TrailDataEvent {
+    AgentAlias,
+    KnowledgeBase,
+    FlowAlias,
+    Guardrail,
+    Model,
+    AsyncInvoke,
+    InlineAgent,
+    Prompt,
+}
+
+impl TrailDataEvent {
+    pub fn all() -> Vec<TrailDataEvent> {
+        use TrailDataEvent::*;
+        vec![
+            AgentAlias,
+            KnowledgeBase,
+            FlowAlias,
+            Guardrail,
+            Model,
+            AsyncInvoke,
+            InlineAgent,
+            Prompt,
+        ]
+    }
+    /// The CloudTrail `resources.type` value.
+    pub fn resource_type(self) -> String {
+        format!("AWS::Bedrock::{self:?}")
+    }
+}

@@ -1,0 +1,165 @@
+//! `iam-policy`: the least-privilege IAM policy the operator itself needs, optionally scoped to
+//! one policy file's resources.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+use super::IamPolicyArgs;
+use crate::api::{BedrockLoggingPolicySpec, DEFAULT_ROLE_NAME, validate_file::load_policy_file};
+use crate::engine::desired::POLICY_TAG;
+
+fn wildcard(template: &str) -> String {
+    template
+        .replace("{region}", "*")
+        .replace("{accountId}", "*")
+}
+
+/// The operator's IAM policy. Without a spec, resource names are wildcards scoped by type.
+pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
+    let buckets: Vec<String> = match spec {
+        None => vec!["arn:aws:s3:::*".into()],
+        Some(s) => {
+            let mut b = Vec::new();
+            if let Some(s3) = &s.s3 {
+                b.push(format!("arn:aws:s3:::{}", wildcard(&s3.bucket_name)));
+            }
+            if let Some(l) = s
+                .cloud_watch
+                .as_ref()
+                .and_then(|c| c.large_data_delivery.as_ref())
+            {
+                b.push(format!("arn:aws:s3:::{}", wildcard(&l.bucket_name)));
+            }
+            b.sort();
+            b.dedup();
+            b
+        }
+    };
+    let log_groups: Vec<String> = match spec.and_then(|s| s.cloud_watch.as_ref()) {
+        Some(c) => vec![
+            format!("arn:aws:logs:*:*:log-group:{}", wildcard(&c.log_group_name)),
+            format!(
+                "arn:aws:logs:*:*:log-group:{}:*",
+                wildcard(&c.log_group_name)
+            ),
+        ],
+        None => vec!["arn:aws:logs:*:*:log-group:*".into()],
+    };
+    let role_name = spec
+        .and_then(|s| s.cloud_watch.as_ref())
+        .map(|c| {
+            c.role_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_string())
+        })
+        .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_string());
+    let role_arn = match spec
+        .and_then(|s| s.cloud_watch.as_ref())
+        .and_then(|c| c.role_arn.clone())
+    {
+        Some(arn) => arn,
+        None => format!("arn:aws:iam::*:role/{role_name}"),
+    };
+    let mut statements = vec![
+        json!({"Sid": "Identity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"}),
+        json!({
+            "Sid": "CreateTaggedKeys",
+            "Effect": "Allow",
+            "Action": ["kms:CreateKey", "kms:TagResource"],
+            "Resource": "*",
+            "Condition": {"StringLike": {format!("aws:RequestTag/{POLICY_TAG}"): "*"}}
+        }),
+        json!({"Sid": "FindKeys", "Effect": "Allow", "Action": ["kms:ListKeys", "kms:ListAliases"], "Resource": "*"}),
+        json!({
+            "Sid": "ManageLoggingKeys",
+            "Effect": "Allow",
+            "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ListResourceTags", "kms:CreateAlias"],
+            "Resource": ["arn:aws:kms:*:*:key/*", "arn:aws:kms:*:*:alias/*"]
+        }),
+        json!({
+            "Sid": "ManageLogBuckets",
+            "Effect": "Allow",
+            "Action": [
+                "s3:CreateBucket", "s3:ListBucket", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
+                "s3:PutBucketOwnershipControls", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:PutBucketTagging"
+            ],
+            "Resource": buckets
+        }),
+        json!({"Sid": "FindLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"}),
+        json!({
+            "Sid": "ManageLogGroups",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:PutRetentionPolicy", "logs:TagResource", "logs:TagLogGroup"],
+            "Resource": log_groups
+        }),
+        json!({
+            "Sid": "ManageDeliveryRole",
+            "Effect": "Allow",
+            "Action": ["iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy"],
+            "Resource": role_arn.clone()
+        }),
+        json!({
+            "Sid": "PassDeliveryRoleToBedrock",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+        }),
+        json!({
+            "Sid": "ManageInvocationLogging",
+            "Effect": "Allow",
+            "Action": [
+                "bedrock:GetModelInvocationLoggingConfiguration",
+                "bedrock:PutModelInvocationLoggingConfiguration",
+                "bedrock:DeleteModelInvocationLoggingConfiguration"
+            ],
+            "Resource": "*"
+        }),
+    ];
+    let trail = match spec {
+        None => Some("arn:aws:cloudtrail:*:*:trail/*".to_string()),
+        Some(s) => s.cloud_trail.as_ref().map(|t| {
+            if t.trail_name.starts_with("arn:") {
+                t.trail_name.clone()
+            } else {
+                format!("arn:aws:cloudtrail:*:*:trail/{}", t.trail_name)
+            }
+        }),
+    };
+    if let Some(trail) = trail {
+        statements.push(json!({
+            "Sid": "BedrockDataEventsOnTrail",
+            "Effect": "Allow",
+            "Action": ["cloudtrail:GetTrail", "cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"],
+            "Resource": trail
+        }));
+    }
+    let assume = match spec {
+        None => Some("arn:aws:iam::*:role/bedrock-logging-operator".to_string()),
+        Some(s) => s.account.as_ref().and_then(|a| a.role_arn.clone()),
+    };
+    if let Some(role) = assume {
+        statements.push(json!({"Sid": "AssumeGovernedAccountRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+pub fn command(args: &IamPolicyArgs) -> ExitCode {
+    let spec = match &args.file {
+        None => None,
+        Some(f) => match load_policy_file(f) {
+            Ok(p) => Some(p.spec),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&operator_policy(spec.as_ref())).unwrap_or_default()
+    );
+    ExitCode::SUCCESS
+}

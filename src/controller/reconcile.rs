@@ -1,0 +1,327 @@
+//! The reconcile loop: a thin dispatcher over the engine (apply) and the deletion cleanup.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use rand::Rng;
+use serde_json::json;
+
+use super::conflicts::conflicts_for;
+use super::events::events_for;
+use super::metrics::{PolicyLabels, ResultLabels};
+use super::{Context, FIELD_MANAGER, FINALIZER};
+use crate::api::{BedrockLoggingPolicy, DeletionPolicy, RegionState};
+use crate::cloud::AccountTarget;
+use crate::engine::desired::{RegionDesired, logging_matches};
+use crate::engine::status::{build_status, materially_equal};
+use crate::engine::{EngineError, PolicyInput, PolicyReport, run_policy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("cleanup on deletion: {0}")]
+    Cleanup(EngineError),
+    #[error("{0}")]
+    Finalizer(Box<kube::runtime::finalizer::Error<ReconcileError>>),
+}
+
+impl ReconcileError {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReconcileError::Kube(_) => "kube_error",
+            ReconcileError::Cleanup(_) => "cleanup_error",
+            ReconcileError::Finalizer(_) => "finalizer_error",
+        }
+    }
+}
+
+pub fn target(p: &BedrockLoggingPolicy) -> AccountTarget {
+    AccountTarget {
+        role_arn: p.spec.account.as_ref().and_then(|a| a.role_arn.clone()),
+        external_id: p.spec.account.as_ref().and_then(|a| a.external_id.clone()),
+    }
+}
+
+/// Parse `resyncInterval` (validated by the schema; fall back to 5m).
+pub fn resync(p: &BedrockLoggingPolicy) -> Duration {
+    humantime::parse_duration(&p.spec.resync_interval)
+        .ok()
+        .filter(|d| *d >= Duration::from_secs(10))
+        .unwrap_or(Duration::from_secs(300))
+}
+
+/// Jittered exponential backoff: 5s, 10s, 20s ... capped at `cap`, ±20%.
+pub fn backoff(attempt: u32, cap: Duration) -> Duration {
+    let base = Duration::from_secs(5).saturating_mul(1u32 << attempt.min(10));
+    let d = base.min(cap).max(Duration::from_secs(1));
+    let jitter = rand::rng().random_range(0.8..1.2);
+    d.mul_f64(jitter)
+}
+
+fn attempt(ctx: &Context, name: &str, failed: bool) -> u32 {
+    let mut map = ctx.attempts.lock().unwrap_or_else(|p| p.into_inner());
+    if failed {
+        let n = map.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        *n - 1
+    } else {
+        map.remove(name);
+        0
+    }
+}
+
+pub async fn reconcile(
+    policy: Arc<BedrockLoggingPolicy>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
+    let res = finalizer(&api, FINALIZER, policy, |event| async {
+        match event {
+            Finalizer::Apply(p) => apply(p, ctx.clone()).await,
+            Finalizer::Cleanup(p) => cleanup(p, ctx.clone()).await,
+        }
+    })
+    .await
+    .map_err(|e| ReconcileError::Finalizer(Box::new(e)));
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    res
+}
+
+pub fn error_policy(
+    policy: Arc<BedrockLoggingPolicy>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let name = policy.name_any();
+    tracing::warn!(policy = %name, %error, "reconcile failed");
+    ctx.metrics
+        .reconciles
+        .get_or_create(&ResultLabels {
+            result: error.label(),
+        })
+        .inc();
+    let n = attempt(&ctx, &name, true);
+    Action::requeue(backoff(n, Duration::from_secs(300)))
+}
+
+fn previous_states(p: &BedrockLoggingPolicy) -> BTreeMap<String, RegionState> {
+    p.status
+        .as_ref()
+        .map(|s| {
+            s.regions
+                .iter()
+                .map(|r| (r.region.clone(), r.state))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn run_engine(p: &BedrockLoggingPolicy, ctx: &Context) -> PolicyReport {
+    let all: Vec<BedrockLoggingPolicy> = match &ctx.store {
+        Some(store) => store.state().iter().map(|p| (**p).clone()).collect(),
+        None => ctx.known_policies.clone(),
+    };
+    let conflicts = conflicts_for(p, &all);
+    let previous = previous_states(p);
+    let name = p.name_any();
+    let input = PolicyInput {
+        name: &name,
+        spec: &p.spec,
+        conflicts: &conflicts,
+        previous: &previous,
+    };
+    match ctx
+        .factory
+        .cloud_for(&target(p), &format!("blo-{name}"))
+        .await
+    {
+        Ok(cloud) => run_policy(cloud, &input, &ctx.engine).await,
+        Err(e) => PolicyReport::global_failure(&input, None, e.into()),
+    }
+}
+
+async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let name = p.name_any();
+    let report = run_engine(&p, &ctx).await;
+    let status = build_status(
+        &report,
+        p.metadata.generation,
+        Timestamp::now(),
+        p.status.as_ref(),
+    );
+    if p.status
+        .as_ref()
+        .is_none_or(|old| !materially_equal(old, &status))
+    {
+        let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
+        let patch = json!({
+            "apiVersion": "bedrocklogging.io/v1alpha1",
+            "kind": "BedrockLoggingPolicy",
+            "status": status,
+        });
+        api.patch_status(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+    publish_events(&p, &report, &ctx).await;
+
+    let labels = PolicyLabels {
+        policy: name.clone(),
+    };
+    ctx.metrics
+        .compliant_regions
+        .get_or_create(&labels)
+        .set(report.compliant_regions() as i64);
+    ctx.metrics
+        .total_regions
+        .get_or_create(&labels)
+        .set(report.regions.len() as i64);
+    let drift: usize = report
+        .regions
+        .iter()
+        .filter(|r| {
+            !r.applied.is_empty()
+                && previous_states(&p).get(&r.region) == Some(&RegionState::Compliant)
+        })
+        .count();
+    if drift > 0 {
+        ctx.metrics
+            .drift_corrections
+            .get_or_create(&labels)
+            .inc_by(drift as u64);
+    }
+
+    let transient = report.has_errors()
+        && report
+            .global_error
+            .iter()
+            .chain(report.regions.iter().filter_map(|r| r.error.as_ref()))
+            .any(|e| e.is_transient());
+    let converging = report
+        .regions
+        .iter()
+        .any(|r| r.state == RegionState::Converging);
+    let conflict = report
+        .regions
+        .iter()
+        .any(|r| r.state == RegionState::Conflict);
+    let result = if report.all_compliant() {
+        "compliant"
+    } else if report.has_errors() {
+        "error"
+    } else {
+        "not_compliant"
+    };
+    ctx.metrics
+        .reconciles
+        .get_or_create(&ResultLabels { result })
+        .inc();
+    let resync = resync(&p);
+    let next = if transient || converging {
+        backoff(attempt(&ctx, &name, true), resync)
+    } else {
+        attempt(&ctx, &name, false);
+        if conflict {
+            resync.min(Duration::from_secs(60))
+        } else {
+            resync
+        }
+    };
+    Ok(Action::requeue(next))
+}
+
+async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let reference = p.object_ref(&());
+    for e in events_for(report, p.status.as_ref()) {
+        let ev = KubeEvent {
+            type_: if e.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: e.reason.to_string(),
+            note: Some(e.note),
+            action: e.action.to_string(),
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %err, "cannot publish event");
+        }
+    }
+}
+
+/// Deletion: with `deletionPolicy: Disable`, turn logging off in each region where the Bedrock
+/// configuration is still this policy's. Buckets, log groups and keys are never deleted.
+async fn cleanup(
+    p: Arc<BedrockLoggingPolicy>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let name = p.name_any();
+    ctx.metrics.forget_policy(&name);
+    if p.spec.deletion_policy == DeletionPolicy::Retain {
+        tracing::info!(policy = %name, "deleted with deletionPolicy Retain: AWS left as is");
+        return Ok(Action::await_change());
+    }
+    let cloud = ctx
+        .factory
+        .cloud_for(&target(&p), &format!("blo-{name}"))
+        .await
+        .map_err(|e| ReconcileError::Cleanup(e.into()))?;
+    let account = cloud
+        .account_id()
+        .await
+        .map_err(|e| ReconcileError::Cleanup(e.into()))?;
+    if let Some(pin) = p.spec.account.as_ref().and_then(|a| a.id.as_ref())
+        && *pin != account
+    {
+        // Never touch an account the policy was not allowed to write to.
+        return Ok(Action::await_change());
+    }
+    let all: Vec<BedrockLoggingPolicy> = match &ctx.store {
+        Some(store) => store.state().iter().map(|p| (**p).clone()).collect(),
+        None => ctx.known_policies.clone(),
+    };
+    let conflicts = conflicts_for(&p, &all);
+    for region in p
+        .spec
+        .regions
+        .iter()
+        .filter(|r| !conflicts.contains_key(*r))
+    {
+        let desired = RegionDesired::resolve(&name, &p.spec, region, &account).logging_config();
+        let current = cloud
+            .bedrock_get_logging(region)
+            .await
+            .map_err(|e| ReconcileError::Cleanup(e.into()))?;
+        match current {
+            Some(c) if c.is_configured() && logging_matches(&desired, &c) => {
+                cloud
+                    .bedrock_delete_logging(region)
+                    .await
+                    .map_err(|e| ReconcileError::Cleanup(e.into()))?;
+                tracing::info!(policy = %name, region, "model invocation logging disabled (deletionPolicy Disable)");
+            }
+            _ => {
+                tracing::info!(policy = %name, region, "logging not (or no longer) this policy's: left as is")
+            }
+        }
+    }
+    Ok(Action::await_change())
+}

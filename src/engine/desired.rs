@@ -1,0 +1,239 @@
+//! The desired state of one region, resolved from the spec (placeholders substituted).
+
+use std::collections::BTreeSet;
+
+use crate::api::{BedrockLoggingPolicySpec, DEFAULT_ROLE_NAME, DataType, TrailDataEvent};
+use crate::cloud::{CloudWatchDestination, LoggingConfig, S3Destination};
+use crate::policy_doc::{bucket_arn, log_group_arn, partition};
+
+pub const POLICY_TAG: &str = "bedrocklogging.io/policy";
+pub const MANAGED_BY_TAG: &str = "bedrocklogging.io/managed-by";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyDesired {
+    Create { alias: String, rotation: bool },
+    Existing { reference: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketDesired {
+    pub name: String,
+    pub prefix: Option<String>,
+    pub create: bool,
+    /// The spec field, for error messages.
+    pub field: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogGroupDesired {
+    pub name: String,
+    pub retention: Option<i32>,
+    pub create: bool,
+}
+
+/// Which IAM role Bedrock uses for CloudWatch delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleDesired {
+    Managed { name: String, arn: String },
+    Existing { name: String, arn: String },
+}
+
+impl RoleDesired {
+    pub fn arn(&self) -> &str {
+        match self {
+            RoleDesired::Managed { arn, .. } | RoleDesired::Existing { arn, .. } => arn,
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            RoleDesired::Managed { name, .. } | RoleDesired::Existing { name, .. } => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionDesired {
+    pub policy: String,
+    pub region: String,
+    pub account: String,
+    pub key: KeyDesired,
+    pub manage_key_policy: bool,
+    pub bucket: Option<BucketDesired>,
+    pub large_bucket: Option<BucketDesired>,
+    pub log_group: Option<LogGroupDesired>,
+    pub role: Option<RoleDesired>,
+    pub data_types: BTreeSet<DataType>,
+    pub trail_events: Vec<TrailDataEvent>,
+}
+
+/// Substitute `{region}` and `{accountId}`.
+pub fn substitute(template: &str, region: &str, account: &str) -> String {
+    template
+        .replace("{region}", region)
+        .replace("{accountId}", account)
+}
+
+pub fn role_desired(spec: &BedrockLoggingPolicySpec, account: &str) -> Option<RoleDesired> {
+    let cw = spec.cloud_watch.as_ref()?;
+    let part = spec.regions.first().map(|r| partition(r)).unwrap_or("aws");
+    Some(match &cw.role_arn {
+        Some(arn) => RoleDesired::Existing {
+            name: arn.rsplit('/').next().unwrap_or(arn).to_string(),
+            arn: arn.clone(),
+        },
+        None => {
+            let name = cw
+                .role_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_string());
+            RoleDesired::Managed {
+                arn: format!("arn:{part}:iam::{account}:role/{name}"),
+                name,
+            }
+        }
+    })
+}
+
+impl RegionDesired {
+    pub fn resolve(
+        policy: &str,
+        spec: &BedrockLoggingPolicySpec,
+        region: &str,
+        account: &str,
+    ) -> Self {
+        let sub = |s: &str| substitute(s, region, account);
+        let key = match (&spec.kms_key.create, &spec.kms_key.existing) {
+            (_, Some(existing)) => KeyDesired::Existing {
+                reference: sub(existing),
+            },
+            (Some(create), None) => KeyDesired::Create {
+                alias: sub(&create.alias),
+                rotation: create.rotation,
+            },
+            // Unreachable after validation (exactly one of create/existing).
+            (None, None) => KeyDesired::Create {
+                alias: "alias/bedrock-logging".into(),
+                rotation: true,
+            },
+        };
+        let bucket = spec.s3.as_ref().map(|s| BucketDesired {
+            name: sub(&s.bucket_name),
+            prefix: s.key_prefix.clone().filter(|p| !p.is_empty()),
+            create: s.create,
+            field: "spec.s3.bucketName",
+        });
+        let large_bucket = spec
+            .cloud_watch
+            .as_ref()
+            .and_then(|c| c.large_data_delivery.as_ref())
+            .map(|l| BucketDesired {
+                name: sub(&l.bucket_name),
+                prefix: l.key_prefix.clone().filter(|p| !p.is_empty()),
+                create: l.create,
+                field: "spec.cloudWatch.largeDataDelivery.bucketName",
+            });
+        let log_group = spec.cloud_watch.as_ref().map(|c| LogGroupDesired {
+            name: sub(&c.log_group_name),
+            retention: c.retention_in_days,
+            create: c.create,
+        });
+        RegionDesired {
+            policy: policy.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+            key,
+            manage_key_policy: spec.kms_key.manage_policy,
+            bucket,
+            large_bucket,
+            log_group,
+            role: role_desired(spec, account),
+            data_types: spec.data_types.iter().copied().collect(),
+            trail_events: spec
+                .cloud_trail
+                .as_ref()
+                .map(|t| t.data_events.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn tags(&self) -> Vec<(String, String)> {
+        vec![
+            (POLICY_TAG.to_string(), self.policy.clone()),
+            (
+                MANAGED_BY_TAG.to_string(),
+                "bedrock-logging-operator".to_string(),
+            ),
+        ]
+    }
+
+    pub fn log_group_arn(&self) -> Option<String> {
+        self.log_group
+            .as_ref()
+            .map(|g| log_group_arn(&self.region, &self.account, &g.name))
+    }
+
+    pub fn bucket_arn(&self) -> Option<String> {
+        self.bucket
+            .as_ref()
+            .map(|b| bucket_arn(&self.region, &b.name))
+    }
+
+    pub fn large_bucket_arn(&self) -> Option<String> {
+        self.large_bucket
+            .as_ref()
+            .map(|b| bucket_arn(&self.region, &b.name))
+    }
+
+    /// The Bedrock logging configuration this region must have.
+    pub fn logging_config(&self) -> LoggingConfig {
+        let has = |t: DataType| Some(self.data_types.contains(&t));
+        LoggingConfig {
+            s3: self.bucket.as_ref().map(|b| S3Destination {
+                bucket: b.name.clone(),
+                prefix: b.prefix.clone(),
+            }),
+            cloud_watch: self.log_group.as_ref().map(|g| CloudWatchDestination {
+                log_group: g.name.clone(),
+                role_arn: self
+                    .role
+                    .as_ref()
+                    .map(|r| r.arn().to_string())
+                    .unwrap_or_default(),
+                large_data: self.large_bucket.as_ref().map(|b| S3Destination {
+                    bucket: b.name.clone(),
+                    prefix: b.prefix.clone(),
+                }),
+            }),
+            text: has(DataType::Text),
+            image: has(DataType::Image),
+            embedding: has(DataType::Embedding),
+            video: has(DataType::Video),
+            audio: has(DataType::Audio),
+        }
+    }
+}
+
+/// Compare logging configurations the way Bedrock means them: omitted data-type flags are
+/// true, an empty prefix is no prefix.
+pub fn logging_matches(desired: &LoggingConfig, observed: &LoggingConfig) -> bool {
+    fn norm(c: &LoggingConfig) -> LoggingConfig {
+        let fix = |d: &S3Destination| S3Destination {
+            bucket: d.bucket.clone(),
+            prefix: d.prefix.clone().filter(|p| !p.is_empty()),
+        };
+        LoggingConfig {
+            s3: c.s3.as_ref().map(fix),
+            cloud_watch: c.cloud_watch.as_ref().map(|cw| CloudWatchDestination {
+                log_group: cw.log_group.clone(),
+                role_arn: cw.role_arn.clone(),
+                large_data: cw.large_data.as_ref().map(fix),
+            }),
+            text: Some(c.text.unwrap_or(true)),
+            image: Some(c.image.unwrap_or(true)),
+            embedding: Some(c.embedding.unwrap_or(true)),
+            video: Some(c.video.unwrap_or(true)),
+            audio: Some(c.audio.unwrap_or(true)),
+        }
+    }
+    norm(desired) == norm(observed)
+}

@@ -1,0 +1,234 @@
+//! Build the `BedrockLoggingPolicy` status from a report: per-region status, kstatus conditions
+//! (Ready / Reconciling / Stalled) with `lastTransitionTime` kept when a condition's status does
+//! not change. Pure: the clock is passed in.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use super::PolicyReport;
+use crate::api::{
+    BedrockLoggingPolicyStatus, FindingStatus, MAX_CHANGES_PER_REGION, MAX_FINDINGS_PER_REGION,
+    RegionState, RegionStatus,
+};
+
+pub const READY: &str = "Ready";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// The policy-level verdict the conditions are computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub ready: bool,
+    pub ready_reason: &'static str,
+    pub message: String,
+    pub reconciling: Option<(&'static str, String)>,
+    pub stalled: Option<(&'static str, String)>,
+}
+
+/// Decide Ready / Reconciling / Stalled from a report.
+pub fn verdict(report: &PolicyReport) -> Verdict {
+    let total = report.regions.len();
+    let compliant = report.compliant_regions();
+    let summary = format!("{compliant}/{total} regions compliant");
+    // Terminal errors first: they need a human.
+    let terminal = report
+        .global_error
+        .iter()
+        .chain(report.regions.iter().filter_map(|r| r.error.as_ref()))
+        .find_map(|e| e.stalled_reason().map(|reason| (reason, e.to_string())));
+    let transient = report
+        .global_error
+        .iter()
+        .chain(report.regions.iter().filter_map(|r| r.error.as_ref()))
+        .find(|e| e.stalled_reason().is_none())
+        .map(|e| e.to_string());
+    let converging = report
+        .regions
+        .iter()
+        .any(|r| r.state == RegionState::Converging);
+    let reconciling = match (&transient, converging) {
+        (Some(msg), _) => Some(("RetryingAfterError", format!("{summary}; retrying: {msg}"))),
+        (None, true) => Some((
+            "Converging",
+            format!("{summary}; waiting for AWS to reflect the changes"),
+        )),
+        _ => None,
+    };
+    let all = compliant == total && report.global_error.is_none();
+    let (ready_reason, message) = if all {
+        ("Compliant", summary.clone())
+    } else if let Some((reason, msg)) = &terminal {
+        (*reason, format!("{summary}; {msg}"))
+    } else if reconciling.is_some() {
+        ("Converging", summary.clone())
+    } else {
+        let failing: Vec<String> = report
+            .regions
+            .iter()
+            .filter(|r| r.state != RegionState::Compliant)
+            .map(|r| format!("{}: {}", r.region, r.message()))
+            .collect();
+        ("NonCompliant", format!("{summary}; {}", failing.join("; ")))
+    };
+    Verdict {
+        ready: all,
+        ready_reason,
+        message,
+        reconciling,
+        stalled: terminal,
+    }
+}
+
+fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+    previous: &[Condition],
+) -> Condition {
+    let status_str = if status { "True" } else { "False" };
+    let last = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status_str)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: type_.to_string(),
+        status: status_str.to_string(),
+        reason: reason.to_string(),
+        message: truncate(message, 1024),
+        observed_generation: generation,
+        last_transition_time: last,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max - 3;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+pub fn conditions(
+    v: &Verdict,
+    generation: Option<i64>,
+    now: &Time,
+    previous: &[Condition],
+) -> Vec<Condition> {
+    let (rec, rec_reason, rec_msg) = match &v.reconciling {
+        Some((r, m)) => (true, *r, m.clone()),
+        None => (false, "Idle", "nothing to converge".to_string()),
+    };
+    let (stalled, st_reason, st_msg) = match &v.stalled {
+        Some((r, m)) => (true, *r, m.clone()),
+        None => (false, "Progressing", "no terminal error".to_string()),
+    };
+    vec![
+        condition(
+            READY,
+            v.ready,
+            v.ready_reason,
+            &v.message,
+            generation,
+            now,
+            previous,
+        ),
+        condition(
+            RECONCILING,
+            rec,
+            rec_reason,
+            &rec_msg,
+            generation,
+            now,
+            previous,
+        ),
+        condition(
+            STALLED, stalled, st_reason, &st_msg, generation, now, previous,
+        ),
+    ]
+}
+
+/// The full status for a report.
+pub fn build_status(
+    report: &PolicyReport,
+    generation: Option<i64>,
+    now: Timestamp,
+    previous: Option<&BedrockLoggingPolicyStatus>,
+) -> BedrockLoggingPolicyStatus {
+    let now_time = Time(now);
+    let v = verdict(report);
+    let prev_conditions = previous.map(|p| p.conditions.as_slice()).unwrap_or(&[]);
+    let sync = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let regions = report
+        .regions
+        .iter()
+        .map(|r| {
+            let prev_region =
+                previous.and_then(|p| p.regions.iter().find(|x| x.region == r.region));
+            // Keep the previous pass's change list until a pass changes something again.
+            let last_changes = if r.applied.is_empty() {
+                prev_region
+                    .map(|p| p.last_changes.clone())
+                    .unwrap_or_default()
+            } else {
+                r.applied
+                    .iter()
+                    .take(MAX_CHANGES_PER_REGION)
+                    .cloned()
+                    .collect()
+            };
+            RegionStatus {
+                region: r.region.clone(),
+                state: r.state,
+                message: Some(truncate(&r.message(), 1024)),
+                kms_key_arn: r.resources.kms_key_arn.clone(),
+                bucket_arn: r.resources.bucket_arn.clone(),
+                large_data_bucket_arn: r.resources.large_data_bucket_arn.clone(),
+                log_group_arn: r.resources.log_group_arn.clone(),
+                role_arn: r.resources.role_arn.clone(),
+                findings: r
+                    .findings
+                    .iter()
+                    .take(MAX_FINDINGS_PER_REGION)
+                    .map(|f| FindingStatus {
+                        check: f.id.to_string(),
+                        status: f.status,
+                        severity: Some(f.severity.as_str().to_string()),
+                        message: Some(truncate(&f.message, 512)),
+                    })
+                    .collect(),
+                last_changes,
+                last_sync_time: Some(sync.clone()),
+            }
+        })
+        .collect::<Vec<_>>();
+    let compliant = report.compliant_regions() as u32;
+    let total = report.regions.len() as u32;
+    BedrockLoggingPolicyStatus {
+        observed_generation: generation,
+        account_id: report.account_id.clone(),
+        compliant_regions: compliant,
+        total_regions: total,
+        region_summary: Some(format!("{compliant}/{total}")),
+        conditions: conditions(&v, generation, &now_time, prev_conditions),
+        regions,
+    }
+}
+
+/// True when two statuses differ in anything but sync timestamps (no write, no churn).
+pub fn materially_equal(a: &BedrockLoggingPolicyStatus, b: &BedrockLoggingPolicyStatus) -> bool {
+    let strip = |s: &BedrockLoggingPolicyStatus| {
+        let mut s = s.clone();
+        for r in &mut s.regions {
+            r.last_sync_time = None;
+        }
+        s
+    };
+    strip(a) == strip(b)
+}

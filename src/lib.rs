@@ -1,0 +1,16 @@
+//! bedrock-logging-operator: keeps Amazon Bedrock model invocation logging on, encrypted with a
+//! customer-managed KMS key, private and writable by Bedrock, in every governed account+region.
+//!
+//! Layout (one engine, two front ends):
+//! - [`api`]: the `BedrockLoggingPolicy` types, the CRD and its validation rules;
+//! - [`cloud`]: the AWS boundary (a trait, the SDK implementation, an in-memory fake);
+//! - [`policy_doc`]: key / bucket / role policy documents and the Sid merge;
+//! - [`engine`]: observe → validate → plan → execute → report, per region;
+//! - [`cli`]: `check`, `apply`, `iam-policy`, `crd`; [`controller`]: `run`.
+
+pub mod api;
+pub mod cli;
+pub mod cloud;
+pub mod controller;
+pub mod engine;
+pub mod policy_doc;
