@@ -148,8 +148,12 @@ pub async fn execute(
     for change in changes {
         match apply_one(cx, change, &mut created).await {
             Ok(()) => {
-                tracing::info!(region = cx.region, change = %change.describe(), "applied");
-                out.applied.push(change.describe());
+                let mut what = change.describe();
+                if let Some(arn) = &created {
+                    what = what.replace(&KeyRef::New.to_string(), arn);
+                }
+                tracing::info!(region = cx.region, change = %what, "applied");
+                out.applied.push(what);
             }
             Err(e) => {
                 tracing::warn!(region = cx.region, change = %change.describe(), error = %e, "change failed");
