@@ -159,6 +159,7 @@ pub fn to_json(results: &[PolicyResult]) -> Value {
                         "status": format!("{:?}", f.status).to_uppercase(),
                         "severity": f.severity.as_str(),
                         "message": f.message,
+                        "advisory": f.advisory,
                         "frameworks": check_def(f.id).map(|c| c.frameworks.to_vec()).unwrap_or_default(),
                     })).collect::<Vec<_>>(),
                     "pendingChanges": reg.pending,

@@ -166,6 +166,31 @@ impl FakeCloud {
             .then_some(id)
     }
 
+    /// Test helper: a key created (and tagged for `policy`) but never aliased, as after a crash.
+    pub fn kms_create_key_for_test(&self, region: &str, policy: &str) {
+        let mut st = self.st();
+        st.next_key += 1;
+        let id = format!("crashed-{:04}", st.next_key);
+        let info = KeyInfo {
+            arn: format!("arn:aws:kms:{region}:{}:key/{id}", st.account),
+            key_id: id.clone(),
+            enabled: true,
+            state: "Enabled".into(),
+            spec: "SYMMETRIC_DEFAULT".into(),
+            usage: "ENCRYPT_DECRYPT".into(),
+            manager: "CUSTOMER".into(),
+        };
+        st.keys.insert(
+            (region.to_string(), id),
+            FakeKey {
+                info: Some(info),
+                policy: "{\"Statement\": []}".into(),
+                rotation: false,
+                tags: vec![("bedrocklogging.io/policy".into(), policy.to_string())],
+            },
+        );
+    }
+
     /// Test helper: put a key directly into the fake account.
     pub fn add_key(&self, region: &str, info: KeyInfo, policy: &str) {
         let mut st = self.st();

@@ -68,7 +68,7 @@ mod tests {
 
     fn policy(name: &str, created: i64, regions: &[&str]) -> BedrockLoggingPolicy {
         let yaml = format!(
-            "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {{name: {name}}}\nspec:\n  regions: [{}]\n  kmsKey: {{create: {{alias: alias/x}}}}\n  s3: {{bucketName: b-{{region}}}}\n",
+            "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {{name: {name}}}\nspec:\n  regions: [{}]\n  kmsKey: {{create: {{alias: alias/x}}}}\n  s3: {{bucketName: \"b-{{region}}\"}}\n",
             regions.join(", ")
         );
         let mut p: BedrockLoggingPolicy = serde_yaml::from_str(&yaml).unwrap();

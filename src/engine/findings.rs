@@ -140,6 +140,20 @@ pub struct Finding {
     pub severity: Severity,
     pub status: FindingResult,
     pub message: String,
+    /// True when the policy does not ask for this control (e.g. no retention set, an existing
+    /// key managed elsewhere): reported, but it does not make the region non-compliant.
+    pub advisory: bool,
+}
+
+impl Finding {
+    /// A failure that makes the region non-compliant.
+    pub fn blocks_compliance(&self) -> bool {
+        self.status == FindingResult::Fail && !self.advisory
+    }
+    fn advisory(mut self) -> Self {
+        self.advisory = true;
+        self
+    }
 }
 
 fn finding(id: &'static str, status: FindingResult, message: impl Into<String>) -> Finding {
@@ -150,6 +164,7 @@ fn finding(id: &'static str, status: FindingResult, message: impl Into<String>) 
             .unwrap_or(Severity::Medium),
         status,
         message: message.into(),
+        advisory: false,
     }
 }
 
@@ -370,13 +385,20 @@ fn text_data(d: &RegionDesired, o: &RegionObserved) -> Finding {
             ),
         ),
         Some(l) if l.text.unwrap_or(true) => pass(TEXT_DATA, "text data delivery enabled"),
-        Some(_) => fail(
-            TEXT_DATA,
-            format!(
-                "text data delivery is disabled in {}: add Text to spec.dataTypes",
-                d.region
-            ),
-        ),
+        Some(_) => {
+            let f = fail(
+                TEXT_DATA,
+                format!(
+                    "text data delivery is disabled in {}: add Text to spec.dataTypes",
+                    d.region
+                ),
+            );
+            if d.data_types.contains(&crate::api::DataType::Text) {
+                f
+            } else {
+                f.advisory()
+            }
+        }
     }
 }
 
@@ -386,24 +408,14 @@ fn rotation(d: &RegionDesired, o: &RegionObserved) -> Finding {
     };
     match (&d.key, k.rotation) {
         (_, true) => pass(KEY_ROTATION, format!("rotation enabled on {}", k.info.arn)),
-        (
-            KeyDesired::Create {
-                rotation: false, ..
-            },
-            false,
-        ) => skip(
+        (KeyDesired::Create { rotation: false, .. }, false) => fail(
             KEY_ROTATION,
-            format!(
-                "rotation is off on {} because spec.kmsKey.create.rotation is false",
-                k.info.arn
-            ),
-        ),
+            format!("rotation is off on {} (spec.kmsKey.create.rotation is false): set it to true", k.info.arn),
+        )
+        .advisory(),
         (KeyDesired::Create { .. }, false) => fail(
             KEY_ROTATION,
-            format!(
-                "rotation is off on {}: apply the policy to enable it",
-                k.info.arn
-            ),
+            format!("rotation is off on {}: apply the policy to enable it", k.info.arn),
         ),
         (KeyDesired::Existing { .. }, false) => fail(
             KEY_ROTATION,
@@ -411,7 +423,8 @@ fn rotation(d: &RegionDesired, o: &RegionObserved) -> Finding {
                 "rotation is off on existing key {}: enable automatic rotation on it (kms enable-key-rotation)",
                 k.info.arn
             ),
-        ),
+        )
+        .advisory(),
     }
 }
 
@@ -501,7 +514,8 @@ fn retention(d: &RegionDesired, o: &RegionObserved) -> Finding {
                     "log group {} keeps logs forever: set spec.cloudWatch.retentionInDays",
                     g.name
                 ),
-            ),
+            )
+            .advisory(),
         },
     }
 }

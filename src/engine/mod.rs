@@ -14,6 +14,8 @@ pub mod plan_role;
 pub mod plan_trail;
 pub mod report;
 pub mod status;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -252,7 +252,7 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
         if !a.wrote && (d.role.is_some() || !d.trail_events.is_empty()) {
             pending.extend(a.global_planned.iter().cloned());
         }
-        let failing = findings.iter().any(|f| f.status == FindingResult::Fail);
+        let failing = findings.iter().any(|f| f.blocks_compliance());
         let state = region_state(
             a.wrote,
             error.as_ref(),
