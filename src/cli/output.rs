@@ -93,11 +93,15 @@ pub fn to_table(results: &[PolicyResult], verb: Verb) -> String {
                 } else {
                     ("", " ".repeat(13))
                 };
-                let status = format!("{:<6}", format!("{:?}", f.status).to_uppercase());
-                let status = status.replace(
-                    &format!("{:?}", f.status).to_uppercase(),
-                    &status_str(f.status),
-                );
+                let (word, painted) = if f.advisory && f.status == FindingResult::Fail {
+                    ("WARN".to_string(), "WARN".yellow().to_string())
+                } else {
+                    (
+                        format!("{:?}", f.status).to_uppercase(),
+                        status_str(f.status),
+                    )
+                };
+                let status = format!("{word:<6}").replace(&word, &painted);
                 out.push_str(&format!(
                     "  {region:<16} {st} {:<width$}  {status} {}\n",
                     f.id, f.message
