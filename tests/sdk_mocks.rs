@@ -117,7 +117,7 @@ async fn throttling_is_retried_by_the_sdk() {
         .times(2)
         .output(|| bedrock::operation::get_model_invocation_logging_configuration::GetModelInvocationLoggingConfigurationOutput::builder().build())
         .build();
-    let client = mock_client!(bedrock, RuleMode::Sequential, [&throttled], |b| retrying(b));
+    let client = mock_client!(bedrock, RuleMode::Sequential, [&throttled], retrying);
     let cloud = cloud_with(|c| c.bedrock = client);
     let got = cloud.bedrock_get_logging(REGION).await;
     assert!(got.is_ok(), "{got:?}");
@@ -239,7 +239,7 @@ async fn access_denied_is_terminal_and_not_retried() {
             "User is not authorized to perform: kms:DescribeKey",
         )
     });
-    let client = mock_client!(kms, RuleMode::MatchAny, [&denied], |b| retrying(b));
+    let client = mock_client!(kms, RuleMode::MatchAny, [&denied], retrying);
     let cloud = Arc::new(cloud_with(|c| c.kms = client));
     let err = cloud.kms_describe_key(REGION, "alias/x").await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied, "{err}");

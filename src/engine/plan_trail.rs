@@ -34,7 +34,7 @@ pub fn covers(s: &AdvancedSelector, t: TrailDataEvent) -> bool {
     for f in &s.fields {
         match f.field.as_str() {
             "eventCategory" => data = f.equals.iter().any(|v| v == "Data"),
-            "resources.type" => typed = f.equals.iter().any(|v| *v == rt),
+            "resources.type" => typed = f.equals.contains(&rt),
             _ => return false, // any other field narrows what is recorded
         }
     }

@@ -300,6 +300,7 @@ mod tests {
             region: "r".into(),
             owner: "o".into(),
         };
+        #[allow(clippy::type_complexity)]
         let cases: &[(
             bool,
             Option<&EngineError>,

@@ -15,6 +15,8 @@ use serde_json::Value;
 
 pub struct Moto {
     pub url: String,
+    /// The watchdog shell (it ends moto when this process ends).
+    _watchdog: std::sync::Mutex<std::process::Child>,
 }
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -44,7 +46,7 @@ fn start() -> Moto {
         "'{server}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $m",
         parent = std::process::id()
     );
-    Command::new("sh")
+    let watchdog = Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
@@ -57,10 +59,16 @@ fn start() -> Moto {
             .call()
             .is_ok()
         {
-            return Moto { url };
+            return Moto {
+                url,
+                _watchdog: std::sync::Mutex::new(watchdog),
+            };
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let mut watchdog = watchdog;
+    let _ = watchdog.kill();
+    let _ = watchdog.wait();
     panic!("moto did not start on port {port}");
 }
 
