@@ -8,6 +8,8 @@ pub mod metrics;
 pub mod rbac;
 pub mod reconcile;
 pub mod server;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::process::ExitCode;

@@ -233,3 +233,59 @@ pub fn materially_equal(a: &BedrockLoggingPolicyStatus, b: &BedrockLoggingPolicy
     };
     strip(a) == strip(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Time {
+        Time(Timestamp::from_second(s).unwrap())
+    }
+
+    fn verdict_ready(ready: bool) -> Verdict {
+        Verdict {
+            ready,
+            ready_reason: if ready { "Compliant" } else { "NonCompliant" },
+            message: "m".into(),
+            reconciling: None,
+            stalled: None,
+        }
+    }
+
+    #[test]
+    fn transition_time_kept_while_status_unchanged_and_moved_on_change() {
+        let first = conditions(&verdict_ready(false), Some(1), &t(100), &[]);
+        assert!(first.iter().all(|c| c.last_transition_time == t(100)));
+        let same = conditions(&verdict_ready(false), Some(2), &t(200), &first);
+        assert!(
+            same.iter().all(|c| c.last_transition_time == t(100)),
+            "no churn when nothing changed"
+        );
+        let flipped = conditions(&verdict_ready(true), Some(2), &t(300), &same);
+        let ready = flipped.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.last_transition_time.clone()),
+            ("True", t(300))
+        );
+        let stalled = flipped.iter().find(|c| c.type_ == STALLED).unwrap();
+        assert_eq!(stalled.last_transition_time, t(100), "Stalled stayed False");
+    }
+
+    #[test]
+    fn kstatus_condition_polarity() {
+        let v = Verdict {
+            ready: false,
+            ready_reason: "AccessDenied",
+            message: "m".into(),
+            reconciling: Some(("RetryingAfterError", "x".into())),
+            stalled: Some(("AccessDenied", "denied".into())),
+        };
+        let c = conditions(&v, Some(1), &t(1), &[]);
+        let get = |ty: &str| c.iter().find(|x| x.type_ == ty).unwrap().status.clone();
+        assert_eq!(
+            (get(READY), get(RECONCILING), get(STALLED)),
+            ("False".into(), "True".into(), "True".into())
+        );
+        assert!(c.iter().all(|x| x.observed_generation == Some(1)));
+    }
+}

@@ -1,0 +1,508 @@
+//! Mocked-apiserver scenarios (the `ApiServerVerifier` pattern of kube-rs' controller-rs): each
+//! test runs one reconcile against a fake AWS and asserts the exact Kubernetes requests made.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{Request, Response};
+use kube::Client;
+use kube::client::Body;
+use serde_json::{Value, json};
+
+use super::reconcile::reconcile;
+use super::{Context, FINALIZER};
+use crate::api::BedrockLoggingPolicy;
+use crate::cloud::fake::{FakeCloud, FakeCloudFactory};
+use crate::cloud::{CloudWatchDestination, LoggingConfig, S3Destination};
+use crate::engine::EngineOptions;
+use crate::engine::status::build_status;
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+const ACCOUNT: &str = "123456789012";
+
+fn policy(yaml_spec: &str) -> BedrockLoggingPolicy {
+    let text = format!(
+        "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata:\n  name: p\n  uid: 5d3a2c1e-0000-0000-0000-000000000001\n  resourceVersion: \"7\"\n  generation: 3\n  creationTimestamp: \"2026-11-01T00:00:00Z\"\n  finalizers: [\"{FINALIZER}\"]\nspec:\n{yaml_spec}"
+    );
+    let v: Value = serde_yaml::from_str(&text).unwrap();
+    let v = crate::api::validate_file::validate_value(&v).unwrap_or_else(|e| panic!("{e:?}"));
+    serde_json::from_value(v).unwrap()
+}
+
+const S3_ONLY: &str = "  regions: [us-east-1, eu-west-1]\n  kmsKey: {create: {alias: alias/blo}}\n  s3: {bucketName: \"logs-{accountId}-{region}\"}\n";
+
+struct Scenario {
+    ctx: Arc<Context>,
+    handle: Handle,
+    fake: Arc<FakeCloud>,
+}
+
+fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let ctx = Arc::new(Context {
+        client,
+        factory: Arc::new(FakeCloudFactory {
+            default: fake.clone(),
+            by_role: HashMap::new(),
+        }),
+        recorder: None,
+        metrics: Arc::default(),
+        engine: EngineOptions {
+            dry_run: false,
+            region_concurrency: 4,
+            permission_retry: Duration::from_secs(5),
+        },
+        store: None,
+        known_policies: known,
+        attempts: Mutex::new(HashMap::new()),
+    });
+    Scenario { ctx, handle, fake }
+}
+
+/// Receive the next request, check method and path, answer with `reply`, return the body.
+async fn expect(handle: &mut Handle, method: &str, path: &str, reply: Value) -> Value {
+    let (req, send) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+        .await
+        .unwrap_or_else(|_| panic!("no request arrived; expected {method} {path}"))
+        .expect("service not called");
+    assert_eq!(req.method().as_str(), method, "{}", req.uri());
+    assert!(
+        req.uri().to_string().contains(path),
+        "expected {path}, got {}",
+        req.uri()
+    );
+    let bytes = req.into_body().collect_bytes().await.unwrap();
+    let body: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    send.send_response(
+        Response::builder()
+            .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+            .unwrap(),
+    );
+    body
+}
+
+async fn expect_nothing(handle: &mut Handle) {
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), handle.next_request())
+            .await
+            .is_err(),
+        "no Kubernetes request was expected"
+    );
+}
+
+const POLICY_PATH: &str = "/apis/bedrocklogging.io/v1alpha1/bedrockloggingpolicies/p";
+
+fn condition<'a>(status: &'a Value, t: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == t)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn adds_the_finalizer_first() {
+    let mut p = policy(S3_ONLY);
+    p.metadata.finalizers = None;
+    let mut s = scenario(Arc::new(FakeCloud::new(ACCOUNT)), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let mut with = serde_json::to_value(&p).unwrap();
+    with["metadata"]["finalizers"] = json!([FINALIZER]);
+    let patch = expect(&mut s.handle, "PATCH", POLICY_PATH, with).await;
+    assert!(patch.to_string().contains(FINALIZER), "{patch}");
+    task.await.unwrap().unwrap();
+    assert!(
+        s.fake.calls().is_empty(),
+        "no AWS call before the finalizer is in place"
+    );
+}
+
+#[tokio::test]
+async fn compliant_policy_gets_a_ready_status_by_server_side_apply() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let p = policy(S3_ONLY);
+    let mut s = scenario(fake, vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert_eq!(body["apiVersion"], "bedrocklogging.io/v1alpha1");
+    assert_eq!(body["kind"], "BedrockLoggingPolicy");
+    let st = &body["status"];
+    assert_eq!(st["observedGeneration"], 3);
+    assert_eq!(st["accountId"], ACCOUNT);
+    assert_eq!(st["compliantRegions"], 2);
+    assert_eq!(st["totalRegions"], 2);
+    assert_eq!(st["regionSummary"], "2/2");
+    assert_eq!(condition(st, "Ready")["status"], "True");
+    assert_eq!(condition(st, "Ready")["reason"], "Compliant");
+    assert_eq!(condition(st, "Ready")["message"], "2/2 regions compliant");
+    assert_eq!(condition(st, "Reconciling")["status"], "False");
+    assert_eq!(condition(st, "Stalled")["status"], "False");
+    let r = &st["regions"][0];
+    assert_eq!(r["state"], "Compliant");
+    assert!(
+        r["kmsKeyArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:kms:us-east-1:123456789012:key/")
+    );
+    assert_eq!(r["bucketArn"], "arn:aws:s3:::logs-123456789012-us-east-1");
+    assert!(r["lastChanges"].as_array().unwrap().iter().any(|c| {
+        c.as_str()
+            .unwrap()
+            .contains("Bedrock model invocation logging enabled")
+    }));
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "bedrock_model_invocation_logging_enabled"
+                && f["status"] == "PASS")
+    );
+}
+
+#[tokio::test]
+async fn audit_policy_reports_non_compliance_and_writes_nothing() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let p = policy(&format!("  mode: Audit\n{S3_ONLY}"));
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert!(fake.write_calls().is_empty());
+    let st = &body["status"];
+    assert_eq!(condition(st, "Ready")["status"], "False");
+    assert_eq!(condition(st, "Ready")["reason"], "NonCompliant");
+    assert!(
+        condition(st, "Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("bedrock_model_invocation_logging_enabled")
+    );
+    assert_eq!(condition(st, "Stalled")["status"], "False");
+    assert_eq!(condition(st, "Reconciling")["status"], "False");
+    assert_eq!(st["regions"][0]["state"], "NonCompliant");
+    assert_eq!(st["regionSummary"], "0/2");
+}
+
+#[tokio::test]
+async fn unfixable_spec_is_stalled_with_the_field_named() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let p = policy(
+        "  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/blo}}\n  s3: {bucketName: \"absent-{region}\", create: false}\n",
+    );
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert!(fake.write_calls().is_empty(), "nothing half-written");
+    let st = &body["status"];
+    assert_eq!(condition(st, "Stalled")["status"], "True");
+    assert_eq!(condition(st, "Stalled")["reason"], "InvalidSpec");
+    assert!(
+        condition(st, "Stalled")["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.s3.bucketName")
+    );
+    assert_eq!(condition(st, "Ready")["status"], "False");
+    assert_eq!(condition(st, "Ready")["reason"], "InvalidSpec");
+    assert_eq!(st["regions"][0]["state"], "Error");
+}
+
+#[tokio::test]
+async fn unchanged_status_is_not_written_again() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let mut p = policy(S3_ONLY);
+    // Converge once, and record the status that pass produced.
+    let first = scenario(fake.clone(), vec![]);
+    let report = crate::engine::run_policy(
+        fake.clone(),
+        &crate::engine::PolicyInput {
+            name: "p",
+            spec: &p.spec,
+            conflicts: &Default::default(),
+            previous: &Default::default(),
+        },
+        &first.ctx.engine,
+    )
+    .await;
+    p.status = Some(build_status(
+        &report,
+        p.metadata.generation,
+        k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        None,
+    ));
+    fake.reset_calls();
+    let mut s = scenario(fake.clone(), vec![]);
+    let action = reconcile(Arc::new(p.clone()), s.ctx.clone()).await.unwrap();
+    expect_nothing(&mut s.handle).await;
+    assert!(fake.write_calls().is_empty());
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(300)),
+        "resync at spec.resyncInterval"
+    );
+}
+
+fn deleting(mut p: BedrockLoggingPolicy) -> BedrockLoggingPolicy {
+    p.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+    ));
+    p
+}
+
+fn our_logging() -> LoggingConfig {
+    LoggingConfig {
+        s3: Some(S3Destination {
+            bucket: "logs-123456789012-us-east-1".into(),
+            prefix: None,
+        }),
+        cloud_watch: None,
+        text: Some(true),
+        image: Some(true),
+        embedding: Some(true),
+        video: Some(true),
+        audio: Some(true),
+    }
+}
+
+#[tokio::test]
+async fn deletion_with_disable_turns_logging_off_then_releases_the_finalizer() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    fake.state
+        .lock()
+        .unwrap()
+        .logging
+        .insert("us-east-1".into(), our_logging());
+    let other = LoggingConfig {
+        cloud_watch: Some(CloudWatchDestination {
+            log_group: "/someone/else".into(),
+            role_arn: "r".into(),
+            large_data: None,
+        }),
+        ..Default::default()
+    };
+    fake.state
+        .lock()
+        .unwrap()
+        .logging
+        .insert("eu-west-1".into(), other.clone());
+    let p = deleting(policy(&format!("  deletionPolicy: Disable\n{S3_ONLY}")));
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let mut released = serde_json::to_value(&p).unwrap();
+    released["metadata"]["finalizers"] = json!([]);
+    let patch = expect(&mut s.handle, "PATCH", POLICY_PATH, released).await;
+    assert!(patch.to_string().contains("remove"), "{patch}");
+    task.await.unwrap().unwrap();
+    let st = fake.state.lock().unwrap();
+    assert!(
+        !st.logging.contains_key("us-east-1"),
+        "our configuration is deleted"
+    );
+    assert_eq!(
+        st.logging.get("eu-west-1"),
+        Some(&other),
+        "a configuration that is not ours is left alone"
+    );
+    assert!(!fake.calls().iter().any(|c| c.contains("DeleteBucket")
+        || c.contains("ScheduleKeyDeletion")
+        || c.contains("DeleteLogGroup")));
+}
+
+#[tokio::test]
+async fn deletion_with_retain_leaves_aws_untouched() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    fake.state
+        .lock()
+        .unwrap()
+        .logging
+        .insert("us-east-1".into(), our_logging());
+    let p = deleting(policy(S3_ONLY));
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let mut released = serde_json::to_value(&p).unwrap();
+    released["metadata"]["finalizers"] = json!([]);
+    expect(&mut s.handle, "PATCH", POLICY_PATH, released).await;
+    task.await.unwrap().unwrap();
+    assert!(fake.calls().is_empty(), "Retain makes no AWS call at all");
+    assert!(fake.state.lock().unwrap().logging.contains_key("us-east-1"));
+}
+
+#[tokio::test]
+async fn deletion_while_aws_is_unreachable_keeps_the_finalizer() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    fake.inject(crate::cloud::fake::Fault {
+        operation: "GetCallerIdentity",
+        kind: crate::cloud::ErrorKind::Unavailable,
+        message: "connection refused".into(),
+        times: 10,
+        region: None,
+    });
+    let p = deleting(policy(&format!("  deletionPolicy: Disable\n{S3_ONLY}")));
+    let mut s = scenario(fake, vec![]);
+    let res = reconcile(Arc::new(p), s.ctx.clone()).await;
+    assert!(
+        res.is_err(),
+        "the error goes to error_policy (backoff requeue)"
+    );
+    expect_nothing(&mut s.handle).await;
+}
+
+#[tokio::test]
+async fn the_younger_of_two_policies_reports_conflict_and_stays_out() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let mut older = policy(S3_ONLY);
+    older.metadata.name = Some("older".into());
+    older.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+    ));
+    let p = policy(
+        "  regions: [eu-west-1, us-west-2]\n  kmsKey: {create: {alias: alias/blo2}}\n  s3: {bucketName: \"other-{accountId}-{region}\"}\n",
+    );
+    let mut s = scenario(fake.clone(), vec![older, p.clone()]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    let action = task.await.unwrap().unwrap();
+    let st = &body["status"];
+    let eu = st["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "eu-west-1")
+        .unwrap();
+    assert_eq!(eu["state"], "Conflict");
+    assert!(eu["message"].as_str().unwrap().contains("older"));
+    let usw = st["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "us-west-2")
+        .unwrap();
+    assert_eq!(usw["state"], "Compliant");
+    assert_eq!(condition(st, "Stalled")["reason"], "Conflict");
+    assert_eq!(fake.calls_in("eu-west-1"), 0);
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(Duration::from_secs(60)),
+        "conflicts are re-checked every minute"
+    );
+}
+
+#[tokio::test]
+async fn drift_correction_emits_one_event_per_change() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let mut p = policy(S3_ONLY);
+    let base = scenario(fake.clone(), vec![]);
+    let report = crate::engine::run_policy(
+        fake.clone(),
+        &crate::engine::PolicyInput {
+            name: "p",
+            spec: &p.spec,
+            conflicts: &Default::default(),
+            previous: &Default::default(),
+        },
+        &base.ctx.engine,
+    )
+    .await;
+    p.status = Some(build_status(
+        &report,
+        p.metadata.generation,
+        k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        None,
+    ));
+    // Someone switches logging off in one region.
+    fake.state.lock().unwrap().logging.remove("eu-west-1");
+
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let recorder = kube::runtime::events::Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: "bedrock-logging-operator".into(),
+            instance: None,
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        factory: Arc::new(FakeCloudFactory {
+            default: fake.clone(),
+            by_role: HashMap::new(),
+        }),
+        recorder: Some(recorder),
+        metrics: Arc::default(),
+        engine: base.ctx.engine.clone(),
+        store: None,
+        known_policies: vec![],
+        attempts: Mutex::new(HashMap::new()),
+    });
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
+    let status = expect(
+        &mut handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    let eu = status["status"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "eu-west-1")
+        .unwrap()
+        .clone();
+    assert_eq!(eu["state"], "Compliant");
+    assert_eq!(
+        eu["lastChanges"],
+        json!(["Bedrock model invocation logging enabled"])
+    );
+    let event = expect(&mut handle, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": null})).await;
+    assert_eq!(event["reason"], "DriftCorrected");
+    assert_eq!(event["type"], "Normal");
+    assert_eq!(
+        event["note"],
+        "eu-west-1: Bedrock model invocation logging enabled"
+    );
+    assert_eq!(event["regarding"]["name"], "p");
+    task.await.unwrap().unwrap();
+    expect_nothing(&mut handle).await;
+    let metrics = ctx.metrics.encode();
+    assert!(
+        metrics.contains("bedrock_logging_drift_corrections_total{policy=\"p\"} 1"),
+        "{metrics}"
+    );
+}
