@@ -70,6 +70,13 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
             "Resource": "*",
             "Condition": {"StringLike": {format!("aws:RequestTag/{POLICY_TAG}"): "*"}}
         }),
+        json!({
+            "Sid": "NeverBypassKeyPolicyLockoutCheck",
+            "Effect": "Deny",
+            "Action": ["kms:CreateKey", "kms:PutKeyPolicy"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}}
+        }),
         json!({"Sid": "FindKeys", "Effect": "Allow", "Action": ["kms:ListKeys", "kms:ListAliases"], "Resource": "*"}),
         json!({
             "Sid": "ManageLoggingKeys",
