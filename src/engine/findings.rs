@@ -290,18 +290,21 @@ fn alias(d: &RegionDesired) -> Option<&str> {
 
 fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
     let key = describe_key(o);
-    let Some(k) = &o.key else {
-        return fail(
-            LOGS_ENCRYPTED,
-            format!(
-                "the policy's KMS key does not exist in {} yet: apply the policy to create it",
-                d.region
-            ),
-        );
+    // How to name the key in messages when it does not exist yet.
+    let key_label = match (&key, &d.key) {
+        (KeyRef::Known(arn), _) => arn.clone(),
+        (KeyRef::New, KeyDesired::Create { alias, .. }) => {
+            format!("the policy's key {alias} (not created yet)")
+        }
+        (KeyRef::New, KeyDesired::Existing { reference }) => reference.clone(),
     };
     let mut problems = Vec::new();
-    if !k.info.enabled || k.info.state != "Enabled" {
-        problems.push(format!(
+    match &o.key {
+        None => problems.push(format!(
+            "the policy's KMS key does not exist in {} yet",
+            d.region
+        )),
+        Some(k) if !k.info.enabled || k.info.state != "Enabled" => problems.push(format!(
             "key {} is {}",
             k.info.arn,
             if k.info.state.is_empty() {
@@ -309,7 +312,8 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
             } else {
                 &k.info.state
             }
-        ));
+        )),
+        Some(_) => {}
     }
     let mut check_bucket = |name: &str, seen: Option<&BucketObserved>| match seen
         .filter(|b| b.presence == BucketPresence::Owned)
@@ -317,10 +321,10 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
         None => problems.push(format!("bucket {name} does not exist")),
         Some(b) => match &b.encryption {
             None => problems.push(format!(
-                "bucket {name} has no default encryption; policy requires SSE-KMS with {key}"
+                "bucket {name} has no default encryption; policy requires SSE-KMS with {key_label}"
             )),
             Some(e) if e.algorithm != "aws:kms" => problems.push(format!(
-                "bucket {name} default encryption is {}; policy requires SSE-KMS with {key}",
+                "bucket {name} default encryption is {}; policy requires SSE-KMS with {key_label}",
                 if e.algorithm == "AES256" {
                     "SSE-S3 (AES256)".to_string()
                 } else {
@@ -334,7 +338,7 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
                     .is_some_and(|id| key_matches(id, &key, alias(d))) =>
             {
                 problems.push(format!(
-                    "bucket {name} is encrypted with {}; policy requires {key}",
+                    "bucket {name} is encrypted with {}; policy requires {key_label}",
                     e.kms_key_id
                         .as_deref()
                         .unwrap_or("the AWS-managed aws/s3 key")
@@ -354,11 +358,11 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
             None => problems.push(format!("log group {} does not exist", g.name)),
             Some(seen) => match seen.kms_key_id.as_deref() {
                 None => problems.push(format!(
-                    "log group {} has no KMS key; policy requires {key}",
+                    "log group {} has no KMS key; policy requires {key_label}",
                     g.name
                 )),
                 Some(id) if !key_matches(id, &key, alias(d)) => problems.push(format!(
-                    "log group {} is encrypted with {id}; policy requires {key}",
+                    "log group {} is encrypted with {id}; policy requires {key_label}",
                     g.name
                 )),
                 Some(_) => {}
@@ -368,7 +372,7 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
     if problems.is_empty() {
         pass(
             LOGS_ENCRYPTED,
-            format!("all destinations in {} use {key}", d.region),
+            format!("all destinations in {} use {key_label}", d.region),
         )
     } else {
         fail(LOGS_ENCRYPTED, problems.join("; "))

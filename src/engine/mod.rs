@@ -294,6 +294,15 @@ pub async fn run_policy(
                         trail_error = done.error;
                     }
                 }
+                if let TrailObserved::Missing(name) = &obs {
+                    trail_error = Some(EngineError::spec(
+                        "spec.cloudTrail.trailName",
+                        format!(
+                            "trail {name} does not exist (looked up from {}): create it, or fix the name or ARN",
+                            spec.regions[0]
+                        ),
+                    ));
+                }
                 trail_observed = Some(obs);
             }
         }
