@@ -3,7 +3,7 @@ SHELL := /bin/bash
 BIN := target/debug/bedrock-logging-operator
 CARGO ?= cargo
 
-.PHONY: all build demo test test-rust test-packaging venv crds lint fmt e2e bench clean
+.PHONY: all build demo test test-rust test-packaging venv crds lint fmt e2e bench bench-controller clean
 
 all: build
 
@@ -44,8 +44,11 @@ e2e: venv build
 
 ## bench: measured figures (apply wall time for 1 and 16 regions, steady-state reads)
 bench: venv
-	$(CARGO) build --release
-	bash hack/bench.sh
+	BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server $(CARGO) bench --profile dev --bench converge
+
+## bench-controller: controller RSS idle and with 100 policies x 4 regions, time to Ready
+bench-controller: venv build
+	bash hack/bench-controller.sh
 
 clean:
 	bash hack/moto.sh stop || true
