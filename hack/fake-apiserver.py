@@ -66,6 +66,25 @@ REGIONS = [
 
 DEFAULT_BUCKET_TEMPLATE = "blo-{policy}-{accountId}-{region}"
 
+_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+# Discovery, so that `kubectl --kubeconfig <generated> get blp` works against the fake too.
+RESOURCE_LISTS = {
+    f"/apis/{GROUP}/{VERSION}": (API_VERSION, [
+        {"name": PLURAL, "singularName": "bedrockloggingpolicy", "namespaced": False,
+         "kind": KIND, "verbs": _VERBS, "shortNames": ["blp"], "categories": ["bedrock"]},
+        {"name": f"{PLURAL}/status", "singularName": "", "namespaced": False, "kind": KIND,
+         "verbs": ["get", "patch", "update"]}]),
+    "/apis/coordination.k8s.io/v1": ("coordination.k8s.io/v1", [
+        {"name": "leases", "singularName": "lease", "namespaced": True, "kind": "Lease",
+         "verbs": _VERBS}]),
+    "/apis/events.k8s.io/v1": ("events.k8s.io/v1", [
+        {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
+         "verbs": _VERBS, "shortNames": ["ev"]}]),
+    "/api/v1": ("v1", [
+        {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event",
+         "verbs": _VERBS, "shortNames": ["ev"]}]),
+}
+
 
 def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -765,6 +784,10 @@ class Handler(BaseHTTPRequestHandler):
                 {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
                  "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}}
                 for g, v in groups]})
+        if path in RESOURCE_LISTS and method == "GET":
+            gv, resources = RESOURCE_LISTS[path]
+            return self._send(200, {"kind": "APIResourceList", "apiVersion": "v1",
+                                    "groupVersion": gv, "resources": resources})
         if path.startswith("/debug/"):
             return self._debug(method, path, q, raw)
         if path == POLICY_BASE or path.startswith(POLICY_BASE + "/"):
