@@ -1,6 +1,7 @@
 # bedrock-logging-operator — the two commands of the README are `make demo` and `make test`.
 SHELL := /bin/bash
-BIN := target/debug/bedrock-logging-operator
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
+BIN := $(TARGET_DIR)/debug/bedrock-logging-operator
 CARGO ?= cargo
 
 .PHONY: all build demo test test-rust test-packaging venv crds lint fmt e2e bench bench-controller clean
@@ -15,7 +16,7 @@ venv:
 
 ## demo: check (red) -> apply -> check (green) against a local AWS emulator
 demo: venv build
-	bash hack/demo.sh
+	BLO_BIN=$(BIN) bash hack/demo.sh
 
 ## test: every test: unit, CRD/CEL corpus, SDK mocks, integration against moto, packaging
 test: test-rust test-packaging
@@ -24,7 +25,7 @@ test-rust: venv
 	BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server $(CARGO) test --all-targets
 
 test-packaging: build
-	BLO_BIN=$(CURDIR)/$(BIN) bash hack/test-packaging.sh
+	BLO_BIN=$(BIN) bash hack/test-packaging.sh
 
 ## crds: regenerate the CRD from the Rust types (a test fails when it drifts)
 crds:

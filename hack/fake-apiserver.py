@@ -561,6 +561,14 @@ class Store:
                                if n in self.policies and s.first_ready is not None)
             lat_status = sorted(s.first_status - s.created for n, s in self.pstats.items()
                                 if n in self.policies and s.first_status is not None)
+            accounts = {self.policies[n]["status"].get("accountId") for n in with_status} - {None}
+            region_states = collections.Counter(
+                r.get("state") for n in with_status
+                for r in self.policies[n]["status"].get("regions") or [])
+            ready_reasons = collections.Counter(
+                c.get("reason") for n in with_status
+                for c in self.policies[n]["status"].get("conditions") or []
+                if c.get("type") == "Ready")
             out = {
                 "uptime_s": round(time.monotonic() - self.started, 3),
                 "resource_version": self.rv,
@@ -568,6 +576,9 @@ class Store:
                 "policies_with_status": len(with_status),
                 "ready_policies": len(ready),
                 "ready_policies_observed_generation": len(ready_observed),
+                "distinct_status_account_ids": len(accounts),
+                "region_states": dict(region_states),
+                "ready_reasons": dict(ready_reasons),
                 "status_patches_total": self.counters["status_patches"],
                 "status_changes_total": self.counters["status_changes"],
                 "status_patches_noop": self.counters["status_patches_noop"],
