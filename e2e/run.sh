@@ -28,6 +28,7 @@ fi
 export E2E_ARTIFACTS=${E2E_ARTIFACTS:-$(mktemp -d "${TMPDIR:-/tmp}/blo-e2e.XXXXXX")}
 mkdir -p "$E2E_ARTIFACTS"
 
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the work tree
 # Python: the project's .venv (moto brings boto3 and PyYAML); pytest added when missing.
 bash hack/moto.sh install
 PY=$ROOT/.venv/bin/python

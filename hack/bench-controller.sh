@@ -19,7 +19,12 @@
 # conflict (two policies on the same account+region conflict by design).
 #
 # Knobs (env): BENCH_POLICIES=100 BENCH_REGIONS=4 BENCH_CONCURRENCY=8 BENCH_IDLE_SECONDS=5
-# BENCH_SETTLE_SECONDS=30 BENCH_CLOUDWATCH=0 BENCH_TIMEOUT=600 (whole run) BENCH_KEEP=1 (keep logs)
+# BENCH_SETTLE_SECONDS=30 BENCH_CLOUDWATCH=0 (1: CloudWatch destination + role per policy too)
+# BENCH_RESYNC=5m (spec.resyncInterval; below BENCH_SETTLE_SECONDS the settle window covers a
+# resync) BENCH_CONVERGE_SECONDS=360 BENCH_TIMEOUT=600 (whole run) BENCH_KEEP=1 (keep the logs)
+#
+# Exit code: 0; 1 when not every policy got Ready, the controller died, or it kept patching
+# status while nothing changed; 124 on the time limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -83,7 +88,7 @@ json_get() { # json_get URL EXPR [METHOD]: print eval(EXPR) over the JSON answer
 import json, sys, urllib.request
 req = urllib.request.Request(sys.argv[1], method=sys.argv[3], data=b"" if sys.argv[3] == "POST" else None)
 d = json.load(urllib.request.urlopen(req, timeout=5))
-v = eval(sys.argv[2], {}, {"d": d})
+v = eval(sys.argv[2], {"json": json}, {"d": d})
 print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)
 EOF
 }
@@ -121,7 +126,7 @@ start_fake() { # start_fake PHASE N
   [ "${BENCH_CLOUDWATCH:-0}" = 1 ] && cw=(--cloudwatch)
   rm -f "$WORK/fake.port"
   $PY "$ROOT/hack/fake-apiserver.py" --port 0 --policies "$2" --regions "$REGIONS" "${cw[@]}" \
-    --port-file "$WORK/fake.port" --kubeconfig "$WORK/kubeconfig" \
+    --resync "${BENCH_RESYNC:-5m}" --port-file "$WORK/fake.port" --kubeconfig "$WORK/kubeconfig" \
     >"$WORK/fake-$1.log" 2>&1 &
   FAKE_PID=$!
   for _ in $(seq 1 100); do [ -s "$WORK/fake.port" ] && break; sleep 0.1; done
@@ -200,9 +205,17 @@ echo "time_to_all_status_s=${T_STATUS:-timeout}"
 echo "time_to_all_ready_s=${T_READY:-timeout}"
 echo "ready_policies=$ready/$POLICIES"
 echo "loaded_rss_mib=$(mib "$CTL_PID" VmRSS)"
-json_get "$FAKE_URL/debug/stats" \
-  '"status_accounts=%s region_states=%s ready_reasons=%s status_patches=%s events=%s" % (d["distinct_status_account_ids"], json.dumps(d["region_states"], separators=(",",":")), json.dumps(d["ready_reasons"], separators=(",",":")), d["status_patches_total"], d["events_total"])' 2>/dev/null \
-  | sed 's/^/loaded_/' || true
+$PY - "$FAKE_URL/debug/stats" <<'EOF' || true
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
+c = lambda v: json.dumps(v, separators=(",", ":"), sort_keys=True)
+print(f"loaded_status_account_ids={d['distinct_status_account_ids']}")
+print(f"loaded_region_states={c(d['region_states'])}")
+print(f"loaded_ready_reasons={c(d['ready_reasons'])}")
+print(f"loaded_status_patches={d['status_patches_total']} (changing the object: {d['status_changes_total']})")
+print(f"loaded_finalizer_patches={d['finalizer_patches_total']}")
+print(f"loaded_events={d['events_total']}")
+EOF
 
 aws_calls() { # aws_calls: "total writes" from the controller's /metrics
   $PY - "$CTL_URL/metrics" <<'EOF'
@@ -235,6 +248,7 @@ echo "events_after_settle_${SETTLE_SECONDS}s=$((E1 - E0))"
 echo "aws_calls_after_settle_${SETTLE_SECONDS}s=$((A1 - A0))"
 echo "aws_write_calls_after_settle_${SETTLE_SECONDS}s=$((W1 - W0))"
 if [ $((P1 - P0)) -gt 0 ]; then
+  FAILED=1
   log "status was patched $((P1 - P0)) times while nothing changed; busiest policies:"
   json_get "$FAKE_URL/debug/stats" 'sorted(d["status_patches_by_policy"].items(), key=lambda kv: -kv[1])[:5]' >&2
 fi

@@ -265,10 +265,31 @@ def _split_selector(sel):
     return [p.strip() for p in parts if p.strip()]
 
 
+def parse_field_selector(sel):
+    """Only metadata.name (=, ==, !=) is supported, like for most custom resources."""
+    out = []
+    for term in _split_selector(sel or ""):
+        m = re.match(r"^metadata\.name\s*(==|=|!=)\s*(.*)$", term)
+        if not m:
+            raise ApiError(400, "BadRequest", f'"{term}" is not a known field selector: only '
+                                              f'"metadata.name"')
+        out.append((m.group(1) != "!=", m.group(2)))
+    return out
+
+
+class FieldAndLabelSelector:
+    def __init__(self, labels, fields):
+        self.labels, self.fields = labels, fields
+
+    def __call__(self, meta):
+        return self.labels(meta) and all((meta.get("name") == v) == eq for eq, v in self.fields)
+
+
 def parse_selector(sel):
-    """Returns a predicate over a labels dict; raises ApiError on syntax errors."""
+    """Returns a predicate over an object's metadata (its labels); raises ApiError on syntax
+    errors."""
     if not sel:
-        return lambda labels: True
+        return lambda meta: True
     preds = []
     for term in _split_selector(sel):
         m = _SET_RE.match(term)
@@ -290,7 +311,7 @@ def parse_selector(sel):
             preds.append(lambda l, k=term: k in l)
         else:
             raise ApiError(400, "BadRequest", f"unable to parse label selector {sel!r}")
-    return lambda labels: all(p(labels or {}) for p in preds)
+    return lambda meta: all(p((meta or {}).get("labels") or {}) for p in preds)
 
 
 # ---------------------------------------------------------------- the store
@@ -533,7 +554,7 @@ class Store:
             else:
                 rv = str(self.rv)
                 items = [copy.deepcopy(self.policies[n]) for n in sorted(self.policies)
-                         if selector(self.policies[n]["metadata"].get("labels"))]
+                         if selector(self.policies[n]["metadata"])]
                 offset = 0
             page = items[offset:offset + limit] if limit else items[offset:]
             meta = {"resourceVersion": rv}
@@ -845,6 +866,9 @@ class Handler(BaseHTTPRequestHandler):
         if not parts:
             if method == "GET":
                 selector = parse_selector(q.get("labelSelector", ""))
+                fields = parse_field_selector(q.get("fieldSelector", ""))
+                if fields:
+                    selector = FieldAndLabelSelector(selector, fields)
                 if q.get("watch") in ("true", "1"):
                     return self._watch(q, selector)
                 with st.cond:
@@ -929,13 +953,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Cache-Control", "no-cache, private")
+            # The stream ends the connection: the client must not pool it for another request.
+            self.send_header("Connection", "close")
             self.end_headers()
             if pending is None:
                 self._write_chunk({"type": "ERROR", "object": status_obj(
                     410, "Expired", f"too old resource version: {rv_param}")})
                 return
             for type_, obj in pending:
-                if selector(obj["metadata"].get("labels")):
+                if selector(obj["metadata"]):
                     self._write_chunk({"type": type_, "object": obj})
             if initial and bookmarks:
                 self._write_chunk(self._bookmark(last, initial_end=True))
@@ -951,7 +977,7 @@ class Handler(BaseHTTPRequestHandler):
                         events = [e for e in st.log if e[0] > last]
                 for rv, type_, obj in events:
                     last = max(last, rv)
-                    if selector(obj["metadata"].get("labels")):
+                    if selector(obj["metadata"]):
                         self._write_chunk({"type": type_, "object": obj})
                 if bookmarks and time.monotonic() >= next_bookmark:
                     with st.cond:

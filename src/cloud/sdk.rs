@@ -405,6 +405,12 @@ impl Cloud for SdkCloud {
                     .map_err(|e| build_err("kms", "CreateKey", e))?,
             );
         }
+        // CreateKey is not idempotent: a retry after a lost response would make a second key.
+        // No SDK retry here; a failed pass finds the (tagged) key by its tag on the next one.
+        let req = req.customize().config_override(
+            kms::config::Builder::default()
+                .retry_config(aws_config::retry::RetryConfig::disabled()),
+        );
         let out = self.run("kms", "CreateKey", req.send()).await?;
         out.key_metadata().map(key_info).ok_or_else(|| {
             CloudError::new(
@@ -423,17 +429,27 @@ impl Cloud for SdkCloud {
         key_id: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
-        self.run(
-            "kms",
-            "CreateAlias",
-            c.kms
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(key_id)
-                .send(),
-        )
-        .await
-        .map(|_| ())
+        let res = self
+            .run(
+                "kms",
+                "CreateAlias",
+                c.kms
+                    .create_alias()
+                    .alias_name(alias)
+                    .target_key_id(key_id)
+                    .send(),
+            )
+            .await;
+        match res {
+            // A retry after a lost response: fine if the alias already names this key.
+            Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
+                match self.kms_describe_key(region, alias).await? {
+                    Some(k) if k.key_id == key_id || k.arn == key_id => Ok(()),
+                    _ => Err(e),
+                }
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     async fn kms_enable_rotation(&self, region: &str, key_id: &str) -> Result<(), CloudError> {
@@ -888,12 +904,17 @@ impl Cloud for SdkCloud {
                     .map_err(|e| build_err("iam", "CreateRole", e))?,
             );
         }
-        let out = self.run("iam", "CreateRole", req.send()).await?;
-        let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
-        Ok(RoleInfo {
-            arn,
-            trust_policy: trust_policy.to_string(),
-        })
+        match self.run("iam", "CreateRole", req.send()).await {
+            Ok(out) => Ok(RoleInfo {
+                arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+                trust_policy: trust_policy.to_string(),
+            }),
+            // A retry after a lost response: the role is there; the next pass reconciles it.
+            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") => {
+                self.iam_get_role(name).await?.ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn iam_update_trust(&self, name: &str, trust_policy: &str) -> Result<(), CloudError> {
