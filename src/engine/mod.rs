@@ -8,6 +8,8 @@ pub mod desired;
 pub mod error;
 pub mod execute;
 pub mod findings;
+#[cfg(test)]
+mod findings_tests;
 pub mod observe;
 pub mod plan;
 pub mod plan_role;
