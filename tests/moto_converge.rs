@@ -660,3 +660,38 @@ async fn drift_is_reported_then_corrected() {
     );
     assert_eq!(run_cli(moto, &["check", "-f", &file]).0, 0);
 }
+
+#[tokio::test]
+async fn check_reads_a_directory_and_validates_every_file_first() {
+    let (moto, _g) = fresh().await;
+    let dir = tempfile::tempdir().unwrap();
+    policy_file(
+        &dir,
+        "a",
+        "  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/a}}\n  s3: {bucketName: \"a-{accountId}-{region}\"}\n",
+    );
+    policy_file(
+        &dir,
+        "b",
+        "  mode: Audit\n  regions: [eu-west-1]\n  kmsKey: {create: {alias: alias/b}}\n  cloudWatch: {logGroupName: /aws/bedrock/b}\n",
+    );
+    let d = dir.path().display().to_string();
+    let (code, out, _) = run_cli(moto, &["check", "-f", &d, "-o", "json"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["policies"], 2);
+    assert_eq!(v["policies"][0]["policy"], "a");
+    assert_eq!(v["policies"][1]["mode"], "Audit");
+    let (code, out, _) = run_cli(moto, &["check", "-f", &d, "-o", "sarif"]);
+    assert_eq!(code, 1);
+    let sarif: Value = serde_json::from_str(&out).unwrap();
+    assert!(!sarif["runs"][0]["results"].as_array().unwrap().is_empty());
+
+    // One bad file in the directory: exit 2 before any AWS call.
+    std::fs::write(dir.path().join("c.yaml"), "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: c}\nspec:\n  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/c}}\n").unwrap();
+    moto.start_recording();
+    let (code, _, err) = run_cli(moto, &["check", "-f", &d]);
+    assert_eq!(code, 2);
+    assert!(err.contains("at least one destination"), "{err}");
+    assert!(moto.recorded().is_empty());
+}

@@ -25,8 +25,10 @@ pub enum BucketPresence {
     Missing,
     /// Exists and this account can use it.
     Owned,
-    /// Exists but belongs to someone else (403 on HeadBucket).
+    /// Exists but belongs to someone else (403).
     Foreign,
+    /// Exists in another region (Bedrock needs the bucket in the logging region).
+    OtherRegion,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -506,6 +506,19 @@ impl Cloud for SdkCloud {
             Err(e) if e.kind == ErrorKind::AccessDenied => {
                 return Ok((BucketPresence::Foreign, None));
             }
+            // S3 answers a regional endpoint about a bucket of another region with a redirect.
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some(
+                        "PermanentRedirect"
+                            | "AuthorizationHeaderMalformed"
+                            | "IllegalLocationConstraintException"
+                    )
+                ) =>
+            {
+                return Ok((BucketPresence::OtherRegion, None));
+            }
             Err(e) => return Err(e),
         };
         let enc = out.server_side_encryption_configuration().and_then(|cfg| {

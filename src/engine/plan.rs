@@ -113,6 +113,13 @@ fn check_bucket_usable(
                 want.name
             ),
         )),
+        BucketPresence::OtherRegion => Err(EngineError::spec(
+            want.field,
+            format!(
+                "bucket {} exists in another region; Bedrock in {} only writes to a bucket in {}: use a name with {{region}} or another bucket",
+                want.name, d.region, d.region
+            ),
+        )),
         _ => Ok(()),
     }
 }
