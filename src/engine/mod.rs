@@ -96,6 +96,21 @@ fn writes(spec: &BedrockLoggingPolicySpec, opts: &EngineOptions) -> bool {
     spec.mode == Mode::Enforce && !opts.dry_run
 }
 
+/// The execution context of one region's changes.
+fn region_context<'a>(
+    cloud: &'a dyn Cloud,
+    d: &'a RegionDesired,
+    opts: &EngineOptions,
+) -> ExecContext<'a> {
+    ExecContext {
+        cloud,
+        region: &d.region,
+        tags: d.tags(),
+        policy: &d.policy,
+        permission_retry: opts.permission_retry,
+    }
+}
+
 async fn destinations_phase(
     cloud: &dyn Cloud,
     d: RegionDesired,
@@ -124,13 +139,7 @@ async fn destinations_phase(
         error: None,
     };
     if write && !work.plan.destinations.is_empty() {
-        let cx = ExecContext {
-            cloud,
-            region: &work.desired.region,
-            tags: work.desired.tags(),
-            policy: &work.desired.policy,
-            permission_retry: opts.permission_retry,
-        };
+        let cx = region_context(cloud, &work.desired, opts);
         let done = execute(&cx, &work.plan.destinations, None).await;
         if let Some(arn) = done.created_key {
             work.key_arn = Some(arn);
@@ -154,13 +163,7 @@ async fn bedrock_phase(
         work.error = Some(e.clone());
         return work;
     }
-    let cx = ExecContext {
-        cloud,
-        region: &work.desired.region,
-        tags: work.desired.tags(),
-        policy: &work.desired.policy,
-        permission_retry: opts.permission_retry,
-    };
+    let cx = region_context(cloud, &work.desired, opts);
     let done = execute(&cx, &work.plan.bedrock, None).await;
     work.applied.extend(done.applied);
     work.error = done.error;
