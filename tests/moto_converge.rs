@@ -109,7 +109,7 @@ async fn apply_converges_two_regions_and_aws_state_is_exactly_as_specified() {
     let inline = iam_c
         .get_role_policy()
         .role_name("BedrockModelInvocationLoggingRole")
-        .policy_name("BedrockModelInvocationLogging")
+        .policy_name(blo::policy_doc::role_policy::inline_policy_name("it"))
         .send()
         .await
         .unwrap();

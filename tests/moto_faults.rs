@@ -68,12 +68,40 @@ impl HttpClient for FaultyClient {
     }
 }
 
+/// Throttling as each protocol really reports it, so the SDK sees what it would see from AWS:
+/// JSON services (KMS, Logs, CloudTrail, Bedrock) a `ThrottlingException`, query services
+/// (IAM, STS) an XML `Throttling` error, S3 a `503 SlowDown`.
+fn throttle_like_aws(request: &HttpRequest) -> HttpResponse {
+    let json_target = request.headers().get("x-amz-target").is_some();
+    let query = request
+        .headers()
+        .get("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let bedrock = request.uri().contains("/logging/modelinvocations");
+    if json_target || bedrock {
+        response(
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        )
+    } else if query {
+        response(
+            400,
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>",
+        )
+    } else {
+        response(
+            503,
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        )
+    }
+}
+
 fn response(status: u16, body: &str) -> HttpResponse {
     let mut r = HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
         SdkBody::from(body.to_string()),
     );
-    if body.contains("Throttling") {
+    if body.starts_with('{') && body.contains("Throttling") {
         r.headers_mut()
             .insert("x-amzn-errortype", "ThrottlingException");
     }
@@ -98,10 +126,7 @@ impl HttpConnector for FaultyConnector {
         }
         if roll < 3.0 * slice {
             stats.throttled.fetch_add(1, Ordering::Relaxed);
-            return HttpConnectorFuture::ready(Ok(response(
-                400,
-                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-            )));
+            return HttpConnectorFuture::ready(Ok(throttle_like_aws(&request)));
         }
         let fut = self.inner.call(request);
         if roll < 4.0 * slice {
@@ -195,8 +220,8 @@ async fn converge_with_faults(moto: &Moto, seed: u64) {
             break;
         }
         assert!(
-            passes < 25,
-            "did not converge in 25 passes: {:#?}",
+            passes < 40,
+            "did not converge in 40 passes: {:#?}",
             report
                 .regions
                 .iter()

@@ -92,7 +92,7 @@ fn compliant() -> World {
     let role = RoleObserved {
         role: Some(RoleInfo {
             arn,
-            trust_policy: role_policy::trust_document(A, &[R.into()]).to_string(),
+            trust_policy: role_policy::trust_document("f", A, &[R.into()]).to_string(),
         }),
         inline_policy: None,
     };

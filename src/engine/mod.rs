@@ -214,27 +214,33 @@ pub async fn run_policy(
     let mut global_applied = Vec::new();
     let mut role_error: Option<EngineError> = None;
     let mut role_observed: Option<RoleObserved> = None;
-    if let Some(role) = desired::role_desired(spec, &account) {
-        match observe_role(cloud.as_ref(), &role).await {
+    // Regions owned by another policy (conflicts) are left to their owner's statements.
+    let role_regions: Vec<&String> = spec
+        .regions
+        .iter()
+        .filter(|r| !input.conflicts.contains_key(*r))
+        .collect();
+    if let Some(role) = desired::role_desired(spec, &account).filter(|_| !role_regions.is_empty()) {
+        match observe_role(cloud.as_ref(), &role, input.name).await {
             Err(e) => role_error = Some(e),
             Ok(observed) => {
-                let regions = spec
-                    .regions
+                let regions = role_regions
                     .iter()
                     .filter_map(|r| {
-                        let work = works.iter().find(|w| &w.desired.region == r);
+                        let work = works.iter().find(|w| &w.desired.region == *r);
                         let log_group = spec
                             .cloud_watch
                             .as_ref()
                             .map(|c| desired::substitute(&c.log_group_name, r, &account))?;
                         Some(RoleRegion {
-                            region: r.clone(),
+                            region: (*r).clone(),
                             log_group,
                             key_arn: work.and_then(|w| w.key_arn.clone()),
                         })
                     })
                     .collect();
                 let inputs = RoleInputs {
+                    policy: input.name,
                     account: &account,
                     role: &role,
                     regions,
@@ -329,7 +335,7 @@ pub async fn run_policy(
     // Verify: re-read what was written so the report describes AWS, not our intentions.
     if write && !global_applied.is_empty() {
         if let Some(role) = desired::role_desired(spec, &account)
-            && let Ok(o) = observe_role(cloud.as_ref(), &role).await
+            && let Ok(o) = observe_role(cloud.as_ref(), &role, input.name).await
         {
             role_observed = Some(o);
         }

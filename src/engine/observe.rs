@@ -7,7 +7,7 @@ use crate::cloud::{
 
 use super::EngineError;
 use super::desired::{KeyDesired, POLICY_TAG, RegionDesired, RoleDesired};
-use crate::policy_doc::role_policy::INLINE_POLICY_NAME;
+use crate::policy_doc::role_policy::inline_policy_name;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyObserved {
@@ -139,14 +139,18 @@ pub async fn observe_region(
     })
 }
 
+/// The role and this policy's inline policy on it.
 pub async fn observe_role(
     cloud: &dyn Cloud,
     role: &RoleDesired,
+    policy: &str,
 ) -> Result<RoleObserved, EngineError> {
     let info = cloud.iam_get_role(role.name()).await?;
     let inline_policy = match (&info, role) {
         (Some(_), RoleDesired::Managed { name, .. }) => {
-            cloud.iam_get_role_policy(name, INLINE_POLICY_NAME).await?
+            cloud
+                .iam_get_role_policy(name, &inline_policy_name(policy))
+                .await?
         }
         _ => None,
     };

@@ -7,10 +7,12 @@ use super::EngineError;
 use super::change::Change;
 use super::desired::RoleDesired;
 use super::observe::RoleObserved;
-use crate::policy_doc::role_policy::{self, INLINE_POLICY_NAME, RoleRegion};
+use crate::policy_doc::role_policy::{self, RoleRegion};
 use crate::policy_doc::{canonical, merge_by_sid, parse_document};
 
 pub struct RoleInputs<'a> {
+    /// The policy's name: its own trust statement and inline policy on a possibly shared role.
+    pub policy: &'a str,
     pub account: &'a str,
     pub role: &'a RoleDesired,
     /// Regions of the policy with a CloudWatch destination.
@@ -39,7 +41,7 @@ pub fn plan_role(
     match &observed.role {
         None => out.push(Change::CreateRole {
             name: name.clone(),
-            trust: role_policy::trust_document(input.account, &region_names),
+            trust: role_policy::trust_document(input.policy, input.account, &region_names),
         }),
         Some(info) => {
             let current = parse_document(&info.trust_policy).map_err(|e| {
@@ -50,7 +52,11 @@ pub fn plan_role(
             })?;
             let merged = merge_by_sid(
                 Some(&current),
-                &[role_policy::trust_statement(input.account, &region_names)],
+                &[role_policy::trust_statement(
+                    input.policy,
+                    input.account,
+                    &region_names,
+                )],
             );
             if !merged.is_noop() {
                 out.push(Change::UpdateTrust {
@@ -70,7 +76,7 @@ pub fn plan_role(
     if current_inline.as_ref().map(canonical) != Some(canonical(&desired_inline)) {
         out.push(Change::PutRolePolicy {
             name: name.clone(),
-            policy_name: INLINE_POLICY_NAME.to_string(),
+            policy_name: role_policy::inline_policy_name(input.policy),
             document: desired_inline,
         });
     }

@@ -325,7 +325,9 @@ async fn one_failing_region_does_not_block_the_others() {
         Some("AccessDenied")
     );
     // The role still grants the working region; the failing one got its key before failing.
-    let role = fake.state.lock().unwrap().roles["BedrockModelInvocationLoggingRole"].inline["BedrockModelInvocationLogging"].clone();
+    let role = fake.state.lock().unwrap().roles["BedrockModelInvocationLoggingRole"].inline
+        [&crate::policy_doc::role_policy::inline_policy_name("p")]
+        .clone();
     assert!(
         role.contains(":kms:us-east-1:") && role.contains(":kms:eu-west-1:"),
         "{role}"
@@ -509,5 +511,79 @@ async fn existing_log_group_without_key_gets_the_key_associated() {
         writes.contains(&"AssociateKmsKey".to_string())
             && !writes.contains(&"CreateLogGroup".to_string()),
         "{writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_policies_sharing_the_delivery_role_do_not_overwrite_each_other() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let a = spec(
+        "  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/a}}\n  cloudWatch: {logGroupName: /aws/bedrock/a}\n",
+    );
+    let b = spec(
+        "  regions: [eu-west-1]\n  kmsKey: {create: {alias: alias/b}}\n  cloudWatch: {logGroupName: /aws/bedrock/b}\n",
+    );
+    let run_named = |name: &'static str, s: BedrockLoggingPolicySpec| {
+        let fake = fake.clone();
+        async move {
+            let prev = BTreeMap::new();
+            let input = PolicyInput {
+                name,
+                spec: &s,
+                conflicts: &BTreeMap::new(),
+                previous: &prev,
+            };
+            run_policy(fake, &input, &opts()).await
+        }
+    };
+    assert!(run_named("team-a", a.clone()).await.all_compliant());
+    assert!(run_named("team-b", b.clone()).await.all_compliant());
+    fake.reset_calls();
+    assert!(run_named("team-a", a).await.all_compliant());
+    assert!(run_named("team-b", b).await.all_compliant());
+    assert_eq!(
+        fake.write_calls(),
+        Vec::<String>::new(),
+        "no ping-pong on the shared role"
+    );
+    let st = fake.state.lock().unwrap();
+    let role = &st.roles["BedrockModelInvocationLoggingRole"];
+    let trust = parse_document(&role.trust).unwrap();
+    assert_eq!(
+        statements(&trust).len(),
+        2,
+        "one trust statement per policy"
+    );
+    assert!(
+        role.trust.contains("arn:aws:bedrock:us-east-1:")
+            && role.trust.contains("arn:aws:bedrock:eu-west-1:")
+    );
+    assert_eq!(role.inline.len(), 2, "one inline policy per policy");
+}
+
+#[tokio::test]
+async fn a_policy_in_conflict_does_not_touch_the_role_for_regions_it_does_not_own() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let s = spec(
+        "  regions: [us-east-1, eu-west-1]\n  kmsKey: {create: {alias: alias/blo}}\n  cloudWatch: {logGroupName: /aws/bedrock/logs}\n",
+    );
+    let all = BTreeMap::from([
+        ("us-east-1".to_string(), "older".to_string()),
+        ("eu-west-1".to_string(), "older".to_string()),
+    ]);
+    run_with(&fake, &s, &opts(), &all, &BTreeMap::new()).await;
+    assert_eq!(
+        fake.write_calls(),
+        Vec::<String>::new(),
+        "fully conflicted: nothing written, not even IAM"
+    );
+    let one = BTreeMap::from([("eu-west-1".to_string(), "older".to_string())]);
+    run_with(&fake, &s, &opts(), &one, &BTreeMap::new()).await;
+    let st = fake.state.lock().unwrap();
+    let trust = &st.roles["BedrockModelInvocationLoggingRole"].trust;
+    assert!(
+        trust.contains("arn:aws:bedrock:us-east-1:")
+            && !trust.contains("arn:aws:bedrock:eu-west-1:"),
+        "{trust}"
     );
 }

@@ -4,8 +4,7 @@ use serde_json::{Value, json};
 
 use super::{bedrock_source_arn, log_group_arn, source_conditions, statements};
 
-pub const SID_TRUST: &str = "AllowBedrockToAssumeForInvocationLogging";
-pub const INLINE_POLICY_NAME: &str = "BedrockModelInvocationLogging";
+pub const INLINE_POLICY_PREFIX: &str = "BedrockModelInvocationLogging-";
 pub const SID_WRITE_LOGS: &str = "WriteModelInvocationLogs";
 pub const SID_USE_KEY: &str = "UseLoggingKeyThroughCloudWatchLogs";
 
@@ -18,14 +17,43 @@ pub struct RoleRegion {
     pub key_arn: Option<String>,
 }
 
+/// Several policies of one account may share a delivery role (same role name): each owns its own
+/// trust statement and its own inline policy, so they never overwrite each other's regions.
+/// The suffix keeps the policy name readable and a hash keeps names that differ only in
+/// punctuation apart (IAM Sids are alphanumeric).
+pub fn policy_suffix(policy: &str) -> String {
+    let alnum: String = policy
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(48)
+        .collect();
+    // FNV-1a, 32 bits.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in policy.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{alnum}{h:08x}")
+}
+
+/// The Sid of this policy's trust statement.
+pub fn trust_sid(policy: &str) -> String {
+    format!("BedrockLogging{}", policy_suffix(policy))
+}
+
+/// The name of this policy's inline policy on the role.
+pub fn inline_policy_name(policy: &str) -> String {
+    format!("{INLINE_POLICY_PREFIX}{}", policy_suffix(policy))
+}
+
 /// Trust: bedrock.amazonaws.com with SourceAccount + SourceArn (one ARN per region).
-pub fn trust_statement(account: &str, regions: &[String]) -> Value {
+pub fn trust_statement(policy: &str, account: &str, regions: &[String]) -> Value {
     let arns = regions
         .iter()
         .map(|r| bedrock_source_arn(r, account))
         .collect();
     json!({
-        "Sid": SID_TRUST,
+        "Sid": trust_sid(policy),
         "Effect": "Allow",
         "Principal": {"Service": "bedrock.amazonaws.com"},
         "Action": "sts:AssumeRole",
@@ -33,8 +61,8 @@ pub fn trust_statement(account: &str, regions: &[String]) -> Value {
     })
 }
 
-pub fn trust_document(account: &str, regions: &[String]) -> Value {
-    json!({"Version": "2012-10-17", "Statement": [trust_statement(account, regions)]})
+pub fn trust_document(policy: &str, account: &str, regions: &[String]) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [trust_statement(policy, account, regions)]})
 }
 
 /// The inline policy. Regions whose key is unknown this pass keep the key ARNs the current
@@ -140,7 +168,11 @@ mod tests {
 
     #[test]
     fn trust_lists_one_source_arn_per_region() {
-        let t = trust_statement("123456789012", &["us-east-1".into(), "eu-west-1".into()]);
+        let t = trust_statement(
+            "p",
+            "123456789012",
+            &["us-east-1".into(), "eu-west-1".into()],
+        );
         assert_eq!(
             t["Condition"]["ArnLike"]["aws:SourceArn"],
             json!([
