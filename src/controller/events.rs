@@ -8,8 +8,14 @@ use crate::engine::PolicyReport;
 pub struct PlannedEvent {
     pub warning: bool,
     pub reason: &'static str,
-    pub action: &'static str,
+    /// Distinct per change: kube's recorder folds events with the same reason and action into
+    /// one series (keeping the first note), so the action carries the scope and a fingerprint.
+    pub action: String,
     pub note: String,
+}
+
+fn action(verb: &str, scope: &str, note: &str) -> String {
+    format!("{verb}/{scope}/{:08x}", crate::policy_doc::fnv1a32(note))
 }
 
 fn truncate(s: String) -> String {
@@ -33,7 +39,7 @@ pub fn events_for(
         out.push(PlannedEvent {
             warning: false,
             reason: "Changed",
-            action: "Converge",
+            action: action("Converge", "global", c),
             note: truncate(c.clone()),
         });
     }
@@ -46,7 +52,7 @@ pub fn events_for(
             out.push(PlannedEvent {
                 warning: true,
                 reason: "ReconcileError",
-                action: "Converge",
+                action: action("Converge", "global", &e.to_string()),
                 note: truncate(e.to_string()),
             });
         }
@@ -62,7 +68,7 @@ pub fn events_for(
                 } else {
                     "Changed"
                 },
-                action: "Converge",
+                action: action("Converge", &r.region, c),
                 note: truncate(format!("{}: {c}", r.region)),
             });
         }
@@ -81,7 +87,7 @@ pub fn events_for(
                     } else {
                         "ReconcileError"
                     },
-                    action: "Converge",
+                    action: action("Converge", &r.region, &msg),
                     note: truncate(format!("{}: {msg}", r.region)),
                 });
             }
@@ -91,10 +97,33 @@ pub fn events_for(
             out.push(PlannedEvent {
                 warning: true,
                 reason: "DriftDetected",
-                action: "Audit",
+                action: action("Audit", &r.region, "drift"),
                 note: truncate(format!("{}: {}", r.region, r.message())),
             });
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_changes_get_distinct_event_keys() {
+        let a = action("Converge", "us-east-1", "bucket b created");
+        let b = action(
+            "Converge",
+            "us-east-1",
+            "bucket b policy statement AmazonBedrockLogsWrite added",
+        );
+        let c = action("Converge", "eu-west-1", "bucket b created");
+        assert!(a != b && a != c && b != c);
+        assert_eq!(
+            a,
+            action("Converge", "us-east-1", "bucket b created"),
+            "a repeated change folds into one series"
+        );
+        assert!(a.len() <= 128);
+    }
 }

@@ -205,9 +205,20 @@ async fn run_controller(
     let ready_store = store.clone();
     let ready_health = health.clone();
     tokio::spawn(async move {
-        if ready_store.wait_until_ready().await.is_ok() {
-            ready_health.ready.store(true, Ordering::SeqCst);
-            tracing::info!("policy cache synced: ready");
+        // The controller itself also waits on this store and the readiness signal wakes only
+        // one waiter, so ask again periodically instead of waiting once.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), ready_store.wait_until_ready())
+                .await
+            {
+                Ok(Ok(())) => {
+                    ready_health.ready.store(true, Ordering::SeqCst);
+                    tracing::info!("policy cache synced: ready");
+                    return;
+                }
+                Ok(Err(_)) => return,
+                Err(_) => {}
+            }
         }
     });
     tracing::info!(selector = ?args.selector, concurrency = args.concurrency, "controller starting");

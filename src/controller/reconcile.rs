@@ -258,7 +258,7 @@ async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &C
             },
             reason: e.reason.to_string(),
             note: Some(e.note),
-            action: e.action.to_string(),
+            action: e.action,
             secondary: None,
         };
         if let Err(err) = recorder.publish(&ev, &reference).await {

@@ -10,6 +10,16 @@ use serde_json::{Value, json};
 
 pub use merge::{MergeOutcome, merge_by_sid};
 
+/// FNV-1a (32 bits): a short, stable fingerprint for names derived from free text.
+pub fn fnv1a32(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
 /// ARN partition for a region (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -27,13 +27,7 @@ pub fn policy_suffix(policy: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .take(48)
         .collect();
-    // FNV-1a, 32 bits.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in policy.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    format!("{alnum}{h:08x}")
+    format!("{alnum}{:08x}", super::fnv1a32(policy))
 }
 
 /// The Sid of this policy's trust statement.
