@@ -174,7 +174,7 @@ async fn converge_with_faults(moto: &Moto, seed: u64) {
 
     let stats = Arc::new(FaultStats::default());
     let faulty = FaultyClient {
-        inner: aws_smithy_http_client::Builder::new().build_http(),
+        inner: blo::cloud::sdk::shared_http_client(),
         rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))),
         rate: 0.2,
         stats: stats.clone(),

@@ -74,6 +74,9 @@ pub struct Context {
     pub known_policies: Vec<BedrockLoggingPolicy>,
     /// Consecutive failures per policy (backoff).
     pub attempts: Mutex<HashMap<String, u32>>,
+    /// When each policy's next full pass is due, for the generation it last ran at. Watch events
+    /// that change no spec (our own status writes, labels) before that do not re-read AWS.
+    pub due: Mutex<HashMap<String, (Option<i64>, std::time::Instant)>>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -201,6 +204,7 @@ async fn run_controller(
         store: Some(store.clone()),
         known_policies: vec![],
         attempts: Mutex::new(HashMap::new()),
+        due: Mutex::new(HashMap::new()),
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

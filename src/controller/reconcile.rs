@@ -153,6 +153,21 @@ async fn run_engine(p: &BedrockLoggingPolicy, ctx: &Context) -> PolicyReport {
 
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let name = p.name_any();
+    // A watch event before the next pass is due, at the same generation (our own status write,
+    // a label change): nothing to re-read yet.
+    let now = std::time::Instant::now();
+    let due = ctx
+        .due
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        .copied();
+    if let Some((generation, at)) = due
+        && generation == p.metadata.generation
+        && now < at
+    {
+        return Ok(Action::requeue(at - now));
+    }
     let report = run_engine(&p, &ctx).await;
     let status = build_status(
         &report,
@@ -241,6 +256,10 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
             resync
         }
     };
+    ctx.due.lock().unwrap_or_else(|e| e.into_inner()).insert(
+        name,
+        (p.metadata.generation, std::time::Instant::now() + next),
+    );
     Ok(Action::requeue(next))
 }
 
@@ -275,6 +294,10 @@ async fn cleanup(
 ) -> Result<Action, ReconcileError> {
     let name = p.name_any();
     ctx.metrics.forget_policy(&name);
+    ctx.due
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&name);
     if p.spec.deletion_policy == DeletionPolicy::Retain {
         tracing::info!(policy = %name, "deleted with deletionPolicy Retain: AWS left as is");
         return Ok(Action::await_change());

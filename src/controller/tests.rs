@@ -58,6 +58,7 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
         store: None,
         known_policies: known,
         attempts: Mutex::new(HashMap::new()),
+        due: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
 }
@@ -469,6 +470,7 @@ async fn drift_correction_emits_one_event_per_change() {
         store: None,
         known_policies: vec![],
         attempts: Mutex::new(HashMap::new()),
+        due: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(
@@ -519,4 +521,42 @@ async fn a_real_kube_client_can_be_built() {
         .await
         .expect_err("nothing listens on port 1");
     assert!(!err.to_string().is_empty());
+}
+
+#[tokio::test]
+async fn our_own_status_write_does_not_trigger_another_aws_pass() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let p = policy(S3_ONLY);
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    fake.reset_calls();
+    // The watch delivers the object again (status changed, same generation).
+    let action = reconcile(Arc::new(p.clone()), s.ctx.clone()).await.unwrap();
+    assert!(
+        fake.calls().is_empty(),
+        "no AWS call before the next pass is due"
+    );
+    expect_nothing(&mut s.handle).await;
+    assert_ne!(action, kube::runtime::controller::Action::await_change());
+    // A spec change (new generation) is handled at once.
+    let mut changed = p.clone();
+    changed.metadata.generation = Some(4);
+    let task = tokio::spawn(reconcile(Arc::new(changed.clone()), s.ctx.clone()));
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&changed).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert!(!fake.calls().is_empty());
 }
