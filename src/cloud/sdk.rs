@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_bedrock as bedrock;
 use aws_sdk_cloudtrail as cloudtrail;
 use aws_sdk_cloudwatchlogs as logs;
@@ -131,32 +132,24 @@ impl RegionClients {
     }
 }
 
-/// [`Cloud`] over the AWS SDK, for one set of credentials (one account).
-pub struct SdkCloud {
+/// The SDK clients, shared by every account: one set per region plus IAM and STS. Accounts
+/// differ only by the credentials each call carries (a per-operation override), so governing
+/// many accounts does not multiply clients.
+pub struct ClientPool {
     base: SdkConfig,
     regional: Mutex<HashMap<String, Arc<RegionClients>>>,
     iam: iam::Client,
     sts: sts::Client,
-    limiter: Arc<Semaphore>,
-    observer: Option<Arc<dyn CallObserver>>,
 }
 
-impl SdkCloud {
-    pub fn new(base: SdkConfig, opts: &SdkOptions) -> Self {
-        SdkCloud {
+impl ClientPool {
+    pub fn new(base: SdkConfig) -> Self {
+        ClientPool {
             iam: iam::Client::new(&base),
             sts: sts::Client::new(&base),
             base,
             regional: Mutex::new(HashMap::new()),
-            limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
-            observer: opts.observer.clone(),
         }
-    }
-
-    /// Use these clients for `region` (tests: mocked clients).
-    pub fn insert_region(&self, region: &str, clients: RegionClients) {
-        let mut map = self.regional.lock().unwrap_or_else(|p| p.into_inner());
-        map.insert(region.to_string(), Arc::new(clients));
     }
 
     fn region(&self, region: &str) -> Arc<RegionClients> {
@@ -164,6 +157,44 @@ impl SdkCloud {
         map.entry(region.to_string())
             .or_insert_with(|| Arc::new(RegionClients::from_config(&self.base, region)))
             .clone()
+    }
+}
+
+/// [`Cloud`] over the AWS SDK, for one set of credentials (one account).
+pub struct SdkCloud {
+    pool: Arc<ClientPool>,
+    /// None: the operator's own credentials (the pool's default chain).
+    creds: Option<SharedCredentialsProvider>,
+    limiter: Arc<Semaphore>,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl SdkCloud {
+    pub fn new(base: SdkConfig, opts: &SdkOptions) -> Self {
+        Self::in_pool(Arc::new(ClientPool::new(base)), None, opts)
+    }
+
+    pub fn in_pool(
+        pool: Arc<ClientPool>,
+        creds: Option<SharedCredentialsProvider>,
+        opts: &SdkOptions,
+    ) -> Self {
+        SdkCloud {
+            pool,
+            creds,
+            limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
+            observer: opts.observer.clone(),
+        }
+    }
+
+    /// Use these clients for `region` (tests: mocked clients).
+    pub fn insert_region(&self, region: &str, clients: RegionClients) {
+        let mut map = self.pool.regional.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(region.to_string(), Arc::new(clients));
+    }
+
+    fn region(&self, region: &str) -> Arc<RegionClients> {
+        self.pool.region(region)
     }
 
     async fn run<T, E, F>(
@@ -191,6 +222,25 @@ impl SdkCloud {
         result
     }
 }
+
+/// Per-operation configuration carrying this account's credentials (none: the pool's own).
+macro_rules! credential_overrides {
+    ($($name:ident => $svc:ident),* $(,)?) => {
+        impl SdkCloud {
+            $(
+                fn $name(&self) -> $svc::config::Builder {
+                    let b = $svc::config::Builder::default();
+                    match &self.creds {
+                        Some(c) => b.credentials_provider(c.clone()),
+                        None => b,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+credential_overrides!(ov_kms => kms, ov_s3 => s3, ov_logs => logs, ov_bedrock => bedrock, ov_trail => cloudtrail, ov_iam => iam, ov_sts => sts);
 
 fn to_cloud_error<E>(
     service: &'static str,
@@ -289,7 +339,12 @@ impl Cloud for SdkCloud {
             .run(
                 "sts",
                 "GetCallerIdentity",
-                self.sts.get_caller_identity().send(),
+                self.pool
+                    .sts
+                    .get_caller_identity()
+                    .customize()
+                    .config_override(self.ov_sts())
+                    .send(),
             )
             .await?;
         out.account().map(String::from).ok_or_else(|| {
@@ -312,7 +367,12 @@ impl Cloud for SdkCloud {
             self.run(
                 "kms",
                 "DescribeKey",
-                c.kms.describe_key().key_id(key).send(),
+                c.kms
+                    .describe_key()
+                    .key_id(key)
+                    .customize()
+                    .config_override(self.ov_kms())
+                    .send(),
             )
             .await,
         )?;
@@ -332,7 +392,12 @@ impl Cloud for SdkCloud {
                 .run(
                     "kms",
                     "ListKeys",
-                    c.kms.list_keys().set_marker(marker.clone()).send(),
+                    c.kms
+                        .list_keys()
+                        .set_marker(marker.clone())
+                        .customize()
+                        .config_override(self.ov_kms())
+                        .send(),
                 )
                 .await?;
             for entry in page.keys() {
@@ -341,7 +406,12 @@ impl Cloud for SdkCloud {
                     .run(
                         "kms",
                         "ListResourceTags",
-                        c.kms.list_resource_tags().key_id(id).send(),
+                        c.kms
+                            .list_resource_tags()
+                            .key_id(id)
+                            .customize()
+                            .config_override(self.ov_kms())
+                            .send(),
                     )
                     .await
                 {
@@ -377,7 +447,12 @@ impl Cloud for SdkCloud {
             .run(
                 "kms",
                 "GetKeyRotationStatus",
-                c.kms.get_key_rotation_status().key_id(key_id).send(),
+                c.kms
+                    .get_key_rotation_status()
+                    .key_id(key_id)
+                    .customize()
+                    .config_override(self.ov_kms())
+                    .send(),
             )
             .await?;
         Ok(out.key_rotation_enabled())
@@ -393,6 +468,8 @@ impl Cloud for SdkCloud {
                     .get_key_policy()
                     .key_id(key_id)
                     .policy_name("default")
+                    .customize()
+                    .config_override(self.ov_kms())
                     .send(),
             )
             .await?;
@@ -426,7 +503,7 @@ impl Cloud for SdkCloud {
         // CreateKey is not idempotent: a retry after a lost response would make a second key.
         // No SDK retry here; a failed pass finds the (tagged) key by its tag on the next one.
         let req = req.customize().config_override(
-            kms::config::Builder::default()
+            self.ov_kms()
                 .retry_config(aws_config::retry::RetryConfig::disabled()),
         );
         let out = self.run("kms", "CreateKey", req.send()).await?;
@@ -455,6 +532,8 @@ impl Cloud for SdkCloud {
                     .create_alias()
                     .alias_name(alias)
                     .target_key_id(key_id)
+                    .customize()
+                    .config_override(self.ov_kms())
                     .send(),
             )
             .await;
@@ -475,7 +554,12 @@ impl Cloud for SdkCloud {
         self.run(
             "kms",
             "EnableKeyRotation",
-            c.kms.enable_key_rotation().key_id(key_id).send(),
+            c.kms
+                .enable_key_rotation()
+                .key_id(key_id)
+                .customize()
+                .config_override(self.ov_kms())
+                .send(),
         )
         .await
         .map(|_| ())
@@ -496,6 +580,8 @@ impl Cloud for SdkCloud {
                 .key_id(key_id)
                 .policy_name("default")
                 .policy(policy)
+                .customize()
+                .config_override(self.ov_kms())
                 .send(),
         )
         .await
@@ -512,7 +598,11 @@ impl Cloud for SdkCloud {
             .run(
                 "s3",
                 "GetBucketEncryption",
-                c.s3.get_bucket_encryption().bucket(bucket).send(),
+                c.s3.get_bucket_encryption()
+                    .bucket(bucket)
+                    .customize()
+                    .config_override(self.ov_s3())
+                    .send(),
             )
             .await
         {
@@ -561,7 +651,11 @@ impl Cloud for SdkCloud {
             self.run(
                 "s3",
                 "GetPublicAccessBlock",
-                c.s3.get_public_access_block().bucket(bucket).send(),
+                c.s3.get_public_access_block()
+                    .bucket(bucket)
+                    .customize()
+                    .config_override(self.ov_s3())
+                    .send(),
             )
             .await,
         )?;
@@ -586,7 +680,11 @@ impl Cloud for SdkCloud {
             self.run(
                 "s3",
                 "GetBucketOwnershipControls",
-                c.s3.get_bucket_ownership_controls().bucket(bucket).send(),
+                c.s3.get_bucket_ownership_controls()
+                    .bucket(bucket)
+                    .customize()
+                    .config_override(self.ov_s3())
+                    .send(),
             )
             .await,
         )?;
@@ -608,7 +706,11 @@ impl Cloud for SdkCloud {
             self.run(
                 "s3",
                 "GetBucketPolicy",
-                c.s3.get_bucket_policy().bucket(bucket).send(),
+                c.s3.get_bucket_policy()
+                    .bucket(bucket)
+                    .customize()
+                    .config_override(self.ov_s3())
+                    .send(),
             )
             .await,
         )?;
@@ -630,7 +732,14 @@ impl Cloud for SdkCloud {
                     .build(),
             );
         }
-        match self.run("s3", "CreateBucket", req.send()).await {
+        match self
+            .run(
+                "s3",
+                "CreateBucket",
+                req.customize().config_override(self.ov_s3()).send(),
+            )
+            .await
+        {
             Ok(_) => {}
             // A retry after a lost response, or a crash between create and configure.
             Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
@@ -651,6 +760,8 @@ impl Cloud for SdkCloud {
             c.s3.put_bucket_tagging()
                 .bucket(bucket)
                 .tagging(tagging)
+                .customize()
+                .config_override(self.ov_s3())
                 .send(),
         )
         .await
@@ -684,6 +795,8 @@ impl Cloud for SdkCloud {
             c.s3.put_bucket_encryption()
                 .bucket(bucket)
                 .server_side_encryption_configuration(config)
+                .customize()
+                .config_override(self.ov_s3())
                 .send(),
         )
         .await
@@ -708,6 +821,8 @@ impl Cloud for SdkCloud {
             c.s3.put_public_access_block()
                 .bucket(bucket)
                 .public_access_block_configuration(config)
+                .customize()
+                .config_override(self.ov_s3())
                 .send(),
         )
         .await
@@ -734,6 +849,8 @@ impl Cloud for SdkCloud {
             c.s3.put_bucket_ownership_controls()
                 .bucket(bucket)
                 .ownership_controls(controls)
+                .customize()
+                .config_override(self.ov_s3())
                 .send(),
         )
         .await
@@ -753,6 +870,8 @@ impl Cloud for SdkCloud {
             c.s3.put_bucket_policy()
                 .bucket(bucket)
                 .policy(policy)
+                .customize()
+                .config_override(self.ov_s3())
                 .send(),
         )
         .await
@@ -775,6 +894,8 @@ impl Cloud for SdkCloud {
                         .describe_log_groups()
                         .log_group_name_prefix(name)
                         .set_next_token(token.clone())
+                        .customize()
+                        .config_override(self.ov_logs())
                         .send(),
                 )
                 .await?;
@@ -819,6 +940,8 @@ impl Cloud for SdkCloud {
                     .log_group_name(name)
                     .kms_key_id(kms_key_arn)
                     .set_tags(Some(tags))
+                    .customize()
+                    .config_override(self.ov_logs())
                     .send(),
             )
             .await
@@ -842,6 +965,8 @@ impl Cloud for SdkCloud {
                 .associate_kms_key()
                 .log_group_name(name)
                 .kms_key_id(kms_key_arn)
+                .customize()
+                .config_override(self.ov_logs())
                 .send(),
         )
         .await
@@ -862,6 +987,8 @@ impl Cloud for SdkCloud {
                 .put_retention_policy()
                 .log_group_name(name)
                 .retention_in_days(days)
+                .customize()
+                .config_override(self.ov_logs())
                 .send(),
         )
         .await
@@ -870,8 +997,18 @@ impl Cloud for SdkCloud {
 
     async fn iam_get_role(&self, name: &str) -> Result<Option<RoleInfo>, CloudError> {
         let out = not_found_to_none(
-            self.run("iam", "GetRole", self.iam.get_role().role_name(name).send())
-                .await,
+            self.run(
+                "iam",
+                "GetRole",
+                self.pool
+                    .iam
+                    .get_role()
+                    .role_name(name)
+                    .customize()
+                    .config_override(self.ov_iam())
+                    .send(),
+            )
+            .await,
         )?;
         Ok(out.and_then(|o| {
             let r = o.role()?;
@@ -898,10 +1035,13 @@ impl Cloud for SdkCloud {
             self.run(
                 "iam",
                 "GetRolePolicy",
-                self.iam
+                self.pool
+                    .iam
                     .get_role_policy()
                     .role_name(role)
                     .policy_name(policy_name)
+                    .customize()
+                    .config_override(self.ov_iam())
                     .send(),
             )
             .await,
@@ -921,6 +1061,7 @@ impl Cloud for SdkCloud {
         tags: &Tags,
     ) -> Result<RoleInfo, CloudError> {
         let mut req = self
+            .pool
             .iam
             .create_role()
             .role_name(name)
@@ -935,7 +1076,14 @@ impl Cloud for SdkCloud {
                     .map_err(|e| build_err("iam", "CreateRole", e))?,
             );
         }
-        match self.run("iam", "CreateRole", req.send()).await {
+        match self
+            .run(
+                "iam",
+                "CreateRole",
+                req.customize().config_override(self.ov_iam()).send(),
+            )
+            .await
+        {
             Ok(out) => Ok(RoleInfo {
                 arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
                 trust_policy: trust_policy.to_string(),
@@ -952,10 +1100,13 @@ impl Cloud for SdkCloud {
         self.run(
             "iam",
             "UpdateAssumeRolePolicy",
-            self.iam
+            self.pool
+                .iam
                 .update_assume_role_policy()
                 .role_name(name)
                 .policy_document(trust_policy)
+                .customize()
+                .config_override(self.ov_iam())
                 .send(),
         )
         .await
@@ -971,11 +1122,14 @@ impl Cloud for SdkCloud {
         self.run(
             "iam",
             "PutRolePolicy",
-            self.iam
+            self.pool
+                .iam
                 .put_role_policy()
                 .role_name(role)
                 .policy_name(policy_name)
                 .policy_document(policy)
+                .customize()
+                .config_override(self.ov_iam())
                 .send(),
         )
         .await
@@ -990,6 +1144,8 @@ impl Cloud for SdkCloud {
                 "GetModelInvocationLoggingConfiguration",
                 c.bedrock
                     .get_model_invocation_logging_configuration()
+                    .customize()
+                    .config_override(self.ov_bedrock())
                     .send(),
             )
             .await?;
@@ -1045,6 +1201,8 @@ impl Cloud for SdkCloud {
             c.bedrock
                 .put_model_invocation_logging_configuration()
                 .logging_config(logging)
+                .customize()
+                .config_override(self.ov_bedrock())
                 .send(),
         )
         .await
@@ -1058,6 +1216,8 @@ impl Cloud for SdkCloud {
             "DeleteModelInvocationLoggingConfiguration",
             c.bedrock
                 .delete_model_invocation_logging_configuration()
+                .customize()
+                .config_override(self.ov_bedrock())
                 .send(),
         )
         .await
@@ -1070,7 +1230,12 @@ impl Cloud for SdkCloud {
             self.run(
                 "cloudtrail",
                 "GetTrail",
-                c.trail.get_trail().name(name).send(),
+                c.trail
+                    .get_trail()
+                    .name(name)
+                    .customize()
+                    .config_override(self.ov_trail())
+                    .send(),
             )
             .await,
         )?;
@@ -1095,7 +1260,12 @@ impl Cloud for SdkCloud {
             .run(
                 "cloudtrail",
                 "GetEventSelectors",
-                c.trail.get_event_selectors().trail_name(name).send(),
+                c.trail
+                    .get_event_selectors()
+                    .trail_name(name)
+                    .customize()
+                    .config_override(self.ov_trail())
+                    .send(),
             )
             .await?;
         let advanced = out
@@ -1180,6 +1350,8 @@ impl Cloud for SdkCloud {
                 .put_event_selectors()
                 .trail_name(name)
                 .set_advanced_event_selectors(Some(sdk))
+                .customize()
+                .config_override(self.ov_trail())
                 .send(),
         )
         .await
@@ -1187,10 +1359,42 @@ impl Cloud for SdkCloud {
     }
 }
 
-/// Builds [`SdkCloud`]s: the operator's own credentials, or a role assumed through STS with
-/// credentials cached (and refreshed before expiry) per role + external ID.
+/// Credentials of an assumed role, cached and refreshed five minutes before they expire
+/// (the SDK's AssumeRoleProvider does not cache by itself).
+#[derive(Debug)]
+struct CachedCredentials {
+    inner: aws_config::sts::AssumeRoleProvider,
+    cached: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for CachedCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let mut cached = self.cached.lock().await;
+            let fresh_enough = |c: &aws_credential_types::Credentials| {
+                c.expiry()
+                    .is_none_or(|e| e > std::time::SystemTime::now() + Duration::from_secs(300))
+            };
+            if let Some(c) = cached.as_ref().filter(|c| fresh_enough(c)) {
+                return Ok(c.clone());
+            }
+            let c = self.inner.provide_credentials().await?;
+            *cached = Some(c.clone());
+            Ok(c)
+        })
+    }
+}
+
+/// Builds [`SdkCloud`]s over one shared [`ClientPool`]: the operator's own credentials, or a
+/// role assumed through STS (credentials cached per role + external ID).
 pub struct SdkCloudFactory {
     base: SdkConfig,
+    pool: Arc<ClientPool>,
     opts: SdkOptions,
     cache: tokio::sync::Mutex<HashMap<AccountTarget, Arc<SdkCloud>>>,
 }
@@ -1198,6 +1402,7 @@ pub struct SdkCloudFactory {
 impl SdkCloudFactory {
     pub fn new(base: SdkConfig, opts: SdkOptions) -> Self {
         SdkCloudFactory {
+            pool: Arc::new(ClientPool::new(base.clone())),
             base,
             opts,
             cache: tokio::sync::Mutex::new(HashMap::new()),
@@ -1221,31 +1426,28 @@ impl CloudFactory for SdkCloudFactory {
         if let Some(c) = cache.get(target) {
             return Ok(c.clone());
         }
-        let config = match &target.role_arn {
-            None => self.base.clone(),
+        let creds = match &target.role_arn {
+            None => None,
             Some(role) => {
+                let session: String = session_name
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "=,.@-".contains(*c))
+                    .take(64)
+                    .collect();
                 let mut builder = aws_config::sts::AssumeRoleProvider::builder(role)
-                    .session_name(
-                        session_name
-                            .chars()
-                            .filter(|c| c.is_ascii_alphanumeric() || "=,.@-".contains(*c))
-                            .take(64)
-                            .collect::<String>(),
-                    )
+                    .session_name(session)
                     .configure(&self.base);
                 if let Some(ext) = &target.external_id {
                     builder = builder.external_id(ext);
                 }
-                let provider = builder.build().await;
-                self.base
-                    .to_builder()
-                    .credentials_provider(
-                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-                    )
-                    .build()
+                let inner = builder.build().await;
+                Some(SharedCredentialsProvider::new(CachedCredentials {
+                    inner,
+                    cached: tokio::sync::Mutex::new(None),
+                }))
             }
         };
-        let cloud = Arc::new(SdkCloud::new(config, &self.opts));
+        let cloud = Arc::new(SdkCloud::in_pool(self.pool.clone(), creds, &self.opts));
         cache.insert(target.clone(), cloud.clone());
         Ok(cloud)
     }
