@@ -70,6 +70,7 @@ pub struct FakeCloud {
     pub faults: Mutex<Vec<Fault>>,
 }
 
+/// Operation-name prefixes of AWS write calls (the rest are reads).
 pub const WRITE_PREFIXES: &[&str] = &[
     "Create",
     "Put",
@@ -78,6 +79,11 @@ pub const WRITE_PREFIXES: &[&str] = &[
     "Associate",
     "Delete",
     "Tag",
+    "Schedule",
+    "Disable",
+    "Untag",
+    "Start",
+    "Stop",
 ];
 
 impl FakeCloud {

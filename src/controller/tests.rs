@@ -98,6 +98,23 @@ async fn expect_nothing(handle: &mut Handle) {
     );
 }
 
+/// Converge `p` on the fake AWS and give it the status that pass produced.
+async fn converge_and_record_status(
+    fake: &Arc<FakeCloud>,
+    p: &mut BedrockLoggingPolicy,
+    engine: &EngineOptions,
+) {
+    let input = crate::engine::PolicyInput {
+        name: "p",
+        spec: &p.spec,
+        conflicts: &Default::default(),
+        previous: &Default::default(),
+    };
+    let report = crate::engine::run_policy(fake.clone(), &input, engine).await;
+    let at = k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    p.status = Some(build_status(&report, p.metadata.generation, at, None));
+}
+
 const POLICY_PATH: &str = "/apis/bedrocklogging.io/v1alpha1/bedrockloggingpolicies/p";
 
 fn condition<'a>(status: &'a Value, t: &str) -> &'a Value {
@@ -244,23 +261,7 @@ async fn unchanged_status_is_not_written_again() {
     let mut p = policy(S3_ONLY);
     // Converge once, and record the status that pass produced.
     let first = scenario(fake.clone(), vec![]);
-    let report = crate::engine::run_policy(
-        fake.clone(),
-        &crate::engine::PolicyInput {
-            name: "p",
-            spec: &p.spec,
-            conflicts: &Default::default(),
-            previous: &Default::default(),
-        },
-        &first.ctx.engine,
-    )
-    .await;
-    p.status = Some(build_status(
-        &report,
-        p.metadata.generation,
-        k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
-        None,
-    ));
+    converge_and_record_status(&fake, &mut p, &first.ctx.engine).await;
     fake.reset_calls();
     let mut s = scenario(fake.clone(), vec![]);
     let action = reconcile(Arc::new(p.clone()), s.ctx.clone()).await.unwrap();
@@ -429,23 +430,7 @@ async fn drift_correction_emits_one_event_per_change() {
     let fake = Arc::new(FakeCloud::new(ACCOUNT));
     let mut p = policy(S3_ONLY);
     let base = scenario(fake.clone(), vec![]);
-    let report = crate::engine::run_policy(
-        fake.clone(),
-        &crate::engine::PolicyInput {
-            name: "p",
-            spec: &p.spec,
-            conflicts: &Default::default(),
-            previous: &Default::default(),
-        },
-        &base.ctx.engine,
-    )
-    .await;
-    p.status = Some(build_status(
-        &report,
-        p.metadata.generation,
-        k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
-        None,
-    ));
+    converge_and_record_status(&fake, &mut p, &base.ctx.engine).await;
     // Someone switches logging off in one region.
     fake.state.lock().unwrap().logging.remove("eu-west-1");
 

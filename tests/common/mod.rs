@@ -155,20 +155,7 @@ pub struct Call {
     pub write: bool,
 }
 
-const WRITE_PREFIXES: &[&str] = &[
-    "Create",
-    "Put",
-    "Update",
-    "Enable",
-    "Associate",
-    "Delete",
-    "Tag",
-    "Schedule",
-    "Disable",
-    "Untag",
-    "Start",
-    "Stop",
-];
+use blo::cloud::fake::WRITE_PREFIXES;
 
 impl Call {
     fn parse(v: &Value) -> Call {
