@@ -1359,15 +1359,49 @@ impl Cloud for SdkCloud {
     }
 }
 
-/// Credentials of an assumed role, cached and refreshed five minutes before they expire
-/// (the SDK's AssumeRoleProvider does not cache by itself).
+/// Credentials of an assumed role, through the pool's one STS client (no client per account),
+/// cached and refreshed five minutes before they expire.
 #[derive(Debug)]
-struct CachedCredentials {
-    inner: aws_config::sts::AssumeRoleProvider,
+struct AssumedRoleCredentials {
+    sts: sts::Client,
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
     cached: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
 }
 
-impl aws_credential_types::provider::ProvideCredentials for CachedCredentials {
+impl AssumedRoleCredentials {
+    async fn assume(
+        &self,
+    ) -> Result<
+        aws_credential_types::Credentials,
+        aws_credential_types::provider::error::CredentialsError,
+    > {
+        use aws_credential_types::provider::error::CredentialsError;
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| CredentialsError::provider_error(DisplayErrorContext(e).to_string()))?;
+        let c = out.credentials().ok_or_else(|| {
+            CredentialsError::provider_error("AssumeRole returned no credentials")
+        })?;
+        let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
+        Ok(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "bedrock-logging-operator-assume-role",
+        ))
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for AssumedRoleCredentials {
     fn provide_credentials<'a>(
         &'a self,
     ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
@@ -1383,7 +1417,7 @@ impl aws_credential_types::provider::ProvideCredentials for CachedCredentials {
             if let Some(c) = cached.as_ref().filter(|c| fresh_enough(c)) {
                 return Ok(c.clone());
             }
-            let c = self.inner.provide_credentials().await?;
+            let c = self.assume().await?;
             *cached = Some(c.clone());
             Ok(c)
         })
@@ -1393,7 +1427,6 @@ impl aws_credential_types::provider::ProvideCredentials for CachedCredentials {
 /// Builds [`SdkCloud`]s over one shared [`ClientPool`]: the operator's own credentials, or a
 /// role assumed through STS (credentials cached per role + external ID).
 pub struct SdkCloudFactory {
-    base: SdkConfig,
     pool: Arc<ClientPool>,
     opts: SdkOptions,
     cache: tokio::sync::Mutex<HashMap<AccountTarget, Arc<SdkCloud>>>,
@@ -1402,8 +1435,7 @@ pub struct SdkCloudFactory {
 impl SdkCloudFactory {
     pub fn new(base: SdkConfig, opts: SdkOptions) -> Self {
         SdkCloudFactory {
-            pool: Arc::new(ClientPool::new(base.clone())),
-            base,
+            pool: Arc::new(ClientPool::new(base)),
             opts,
             cache: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -1434,15 +1466,11 @@ impl CloudFactory for SdkCloudFactory {
                     .filter(|c| c.is_ascii_alphanumeric() || "=,.@-".contains(*c))
                     .take(64)
                     .collect();
-                let mut builder = aws_config::sts::AssumeRoleProvider::builder(role)
-                    .session_name(session)
-                    .configure(&self.base);
-                if let Some(ext) = &target.external_id {
-                    builder = builder.external_id(ext);
-                }
-                let inner = builder.build().await;
-                Some(SharedCredentialsProvider::new(CachedCredentials {
-                    inner,
+                Some(SharedCredentialsProvider::new(AssumedRoleCredentials {
+                    sts: self.pool.sts.clone(),
+                    role_arn: role.clone(),
+                    external_id: target.external_id.clone(),
+                    session_name: session,
                     cached: tokio::sync::Mutex::new(None),
                 }))
             }
