@@ -382,6 +382,10 @@ async fn check_goes_from_fail_to_pass_in_json() {
     assert_eq!(code, 1);
     let before: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(before["schemaVersion"], "bedrocklogging.io/check/v1");
+    assert_eq!(
+        before["policies"][0]["mode"], "Enforce",
+        "check reports the policy's own mode"
+    );
     let f = &before["policies"][0]["regions"][0]["findings"];
     let status = |v: &Value, id: &str| {
         v.as_array()

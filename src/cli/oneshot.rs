@@ -3,15 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::output::{self, PolicyResult};
-use super::{ApplyArgs, AwsArgs, CheckArgs, OutputFormat};
+use super::{ApplyArgs, AwsArgs, CheckArgs};
 use crate::api::{BedrockLoggingPolicy, Mode, validate_file::load_policy_file};
+use crate::cloud::CloudFactory;
 use crate::cloud::sdk::{SdkCloudFactory, SdkOptions};
-use crate::cloud::{AccountTarget, CloudFactory};
-use crate::engine::{EngineOptions, PolicyInput, PolicyReport, run_policy};
+use crate::engine::{EngineOptions, PolicyInput, PolicyReport, run_in_account};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_NOT_COMPLIANT: u8 = 1;
@@ -59,21 +58,6 @@ fn engine_options(aws: &AwsArgs, dry_run: bool) -> EngineOptions {
     }
 }
 
-fn target(policy: &BedrockLoggingPolicy) -> AccountTarget {
-    AccountTarget {
-        role_arn: policy
-            .spec
-            .account
-            .as_ref()
-            .and_then(|a| a.role_arn.clone()),
-        external_id: policy
-            .spec
-            .account
-            .as_ref()
-            .and_then(|a| a.external_id.clone()),
-    }
-}
-
 pub fn policy_name(p: &BedrockLoggingPolicy) -> String {
     p.metadata.name.clone().unwrap_or_else(|| "unnamed".into())
 }
@@ -98,13 +82,10 @@ pub async fn run_once(
         conflicts: &none,
         previous: &prev,
     };
-    match factory
-        .cloud_for(&target(policy), &format!("blo-{name}"))
-        .await
-    {
-        Ok(cloud) => run_policy(cloud, &input, opts).await,
-        Err(e) => PolicyReport::global_failure(&input, None, e.into()),
-    }
+    let mut report = run_in_account(factory, &input, opts).await;
+    // `check` runs in Audit; the report still shows the policy's own mode.
+    report.mode = policy.spec.mode;
+    report
 }
 
 fn progress_enabled(regions: usize) -> bool {
@@ -214,28 +195,4 @@ pub async fn apply(args: &ApplyArgs) -> ExitCode {
         EXIT_NOT_COMPLIANT
     };
     ExitCode::from(code)
-}
-
-/// Used by tests and benches: a factory over the environment's AWS configuration.
-pub async fn env_factory(aws: &AwsArgs) -> Arc<SdkCloudFactory> {
-    Arc::new(SdkCloudFactory::from_env(sdk_options(aws)).await)
-}
-
-impl Default for AwsArgs {
-    fn default() -> Self {
-        AwsArgs {
-            max_concurrent_calls: 16,
-            max_attempts: 5,
-            region_concurrency: 16,
-            permission_retry_seconds: 150,
-        }
-    }
-}
-
-pub fn engine_options_for(aws: &AwsArgs, dry_run: bool) -> EngineOptions {
-    engine_options(aws, dry_run)
-}
-
-pub fn wants_json(o: OutputFormat) -> bool {
-    o == OutputFormat::Json
 }

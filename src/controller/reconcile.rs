@@ -18,10 +18,9 @@ use super::events::events_for;
 use super::metrics::{PolicyLabels, ResultLabels};
 use super::{Context, FIELD_MANAGER, FINALIZER};
 use crate::api::{BedrockLoggingPolicy, DeletionPolicy, RegionState};
-use crate::cloud::AccountTarget;
 use crate::engine::desired::{RegionDesired, logging_matches};
 use crate::engine::status::{build_status, materially_equal};
-use crate::engine::{EngineError, PolicyInput, PolicyReport, run_policy};
+use crate::engine::{EngineError, PolicyInput, PolicyReport, account_target, run_in_account};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -40,13 +39,6 @@ impl ReconcileError {
             ReconcileError::Cleanup(_) => "cleanup_error",
             ReconcileError::Finalizer(_) => "finalizer_error",
         }
-    }
-}
-
-pub fn target(p: &BedrockLoggingPolicy) -> AccountTarget {
-    AccountTarget {
-        role_arn: p.spec.account.as_ref().and_then(|a| a.role_arn.clone()),
-        external_id: p.spec.account.as_ref().and_then(|a| a.external_id.clone()),
     }
 }
 
@@ -127,28 +119,28 @@ fn previous_states(p: &BedrockLoggingPolicy) -> BTreeMap<String, RegionState> {
         .unwrap_or_default()
 }
 
-async fn run_engine(p: &BedrockLoggingPolicy, ctx: &Context) -> PolicyReport {
-    let all: Vec<BedrockLoggingPolicy> = match &ctx.store {
+/// Every policy the controller knows (for ownership of account+region pairs).
+fn all_policies(ctx: &Context) -> Vec<BedrockLoggingPolicy> {
+    match &ctx.store {
         Some(store) => store.state().iter().map(|p| (**p).clone()).collect(),
         None => ctx.known_policies.clone(),
-    };
-    let conflicts = conflicts_for(p, &all);
-    let previous = previous_states(p);
+    }
+}
+
+async fn run_engine(
+    p: &BedrockLoggingPolicy,
+    previous: &BTreeMap<String, RegionState>,
+    ctx: &Context,
+) -> PolicyReport {
+    let conflicts = conflicts_for(p, &all_policies(ctx));
     let name = p.name_any();
     let input = PolicyInput {
         name: &name,
         spec: &p.spec,
         conflicts: &conflicts,
-        previous: &previous,
+        previous,
     };
-    match ctx
-        .factory
-        .cloud_for(&target(p), &format!("blo-{name}"))
-        .await
-    {
-        Ok(cloud) => run_policy(cloud, &input, &ctx.engine).await,
-        Err(e) => PolicyReport::global_failure(&input, None, e.into()),
-    }
+    run_in_account(ctx.factory.as_ref(), &input, &ctx.engine).await
 }
 
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -168,7 +160,8 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
     {
         return Ok(Action::requeue(at - now));
     }
-    let report = run_engine(&p, &ctx).await;
+    let previous = previous_states(&p);
+    let report = run_engine(&p, &previous, &ctx).await;
     let status = build_status(
         &report,
         p.metadata.generation,
@@ -209,8 +202,7 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
         .regions
         .iter()
         .filter(|r| {
-            !r.applied.is_empty()
-                && previous_states(&p).get(&r.region) == Some(&RegionState::Compliant)
+            !r.applied.is_empty() && previous.get(&r.region) == Some(&RegionState::Compliant)
         })
         .count();
     if drift > 0 {
@@ -304,7 +296,7 @@ async fn cleanup(
     }
     let cloud = ctx
         .factory
-        .cloud_for(&target(&p), &format!("blo-{name}"))
+        .cloud_for(&account_target(&p.spec), &format!("blo-{name}"))
         .await
         .map_err(|e| ReconcileError::Cleanup(e.into()))?;
     let account = cloud
@@ -317,11 +309,7 @@ async fn cleanup(
         // Never touch an account the policy was not allowed to write to.
         return Ok(Action::await_change());
     }
-    let all: Vec<BedrockLoggingPolicy> = match &ctx.store {
-        Some(store) => store.state().iter().map(|p| (**p).clone()).collect(),
-        None => ctx.known_policies.clone(),
-    };
-    let conflicts = conflicts_for(&p, &all);
+    let conflicts = conflicts_for(&p, &all_policies(&ctx));
     for region in p
         .spec
         .regions

@@ -66,6 +66,17 @@ pub struct RegionDesired {
     pub trail_events: Vec<TrailDataEvent>,
 }
 
+/// Tags on every resource the operator creates (in the create call itself).
+pub fn resource_tags(policy: &str) -> Vec<(String, String)> {
+    vec![
+        (POLICY_TAG.to_string(), policy.to_string()),
+        (
+            MANAGED_BY_TAG.to_string(),
+            "bedrock-logging-operator".to_string(),
+        ),
+    ]
+}
+
 /// Substitute `{region}` and `{accountId}`.
 pub fn substitute(template: &str, region: &str, account: &str) -> String {
     template
@@ -157,13 +168,7 @@ impl RegionDesired {
     }
 
     pub fn tags(&self) -> Vec<(String, String)> {
-        vec![
-            (POLICY_TAG.to_string(), self.policy.clone()),
-            (
-                MANAGED_BY_TAG.to_string(),
-                "bedrock-logging-operator".to_string(),
-            ),
-        ]
+        resource_tags(&self.policy)
     }
 
     pub fn log_group_arn(&self) -> Option<String> {

@@ -39,7 +39,7 @@ impl EngineError {
         match self {
             EngineError::Cloud(e) if e.kind == ErrorKind::AccessDenied => Some("AccessDenied"),
             EngineError::Cloud(e) if e.kind == ErrorKind::Invalid => Some("InvalidSpec"),
-            EngineError::Cloud(e) if e.is_transient() => None,
+            // Transient, or an AWS error we cannot attribute to the spec: retry, not Stalled.
             EngineError::Cloud(_) => None,
             EngineError::Spec { .. } => Some("InvalidSpec"),
             EngineError::AccountMismatch { .. } => Some("AccountMismatch"),

@@ -7,7 +7,6 @@ use rand::Rng;
 
 use super::EngineError;
 use super::change::{Change, KeyRef};
-use super::desired::RegionDesired;
 use crate::cloud::{Cloud, CloudError, ErrorKind, LoggingConfig, Tags};
 use crate::policy_doc::to_text;
 
@@ -164,9 +163,4 @@ pub async fn execute(
     }
     out.created_key = created;
     out
-}
-
-/// Region-scoped tags for created resources.
-pub fn tags_for(d: &RegionDesired) -> Tags {
-    d.tags()
 }

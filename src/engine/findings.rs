@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::change::KeyRef;
 use super::desired::{KeyDesired, RegionDesired, RoleDesired, logging_matches};
 use super::observe::{BucketObserved, RegionObserved, RoleObserved};
-use super::plan::{key_matches, missing_key_statements};
+use super::plan::{alias_of, key_matches, key_ref, missing_key_statements};
 use crate::api::{FindingResult, TrailDataEvent};
 use crate::cloud::{BucketPresence, TrailInfo, TrailSelectors};
 use crate::policy_doc::{bedrock_source_arn, parse_document, statements};
@@ -271,25 +271,8 @@ fn logging_enabled(d: &RegionDesired, o: &RegionObserved) -> Finding {
     )
 }
 
-fn describe_key(o: &RegionObserved) -> KeyRef {
-    o.key
-        .as_ref()
-        .map(|k| KeyRef::Known(k.info.arn.clone()))
-        .unwrap_or(KeyRef::New)
-}
-
-fn alias(d: &RegionDesired) -> Option<&str> {
-    match &d.key {
-        KeyDesired::Create { alias, .. } => Some(alias),
-        KeyDesired::Existing { reference } if reference.contains("alias/") => {
-            Some(reference.rsplit(':').next().unwrap_or(reference))
-        }
-        _ => None,
-    }
-}
-
 fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
-    let key = describe_key(o);
+    let key = key_ref(o);
     // How to name the key in messages when it does not exist yet.
     let key_label = match (&key, &d.key) {
         (KeyRef::Known(arn), _) => arn.clone(),
@@ -335,7 +318,7 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
                 if !e
                     .kms_key_id
                     .as_deref()
-                    .is_some_and(|id| key_matches(id, &key, alias(d))) =>
+                    .is_some_and(|id| key_matches(id, &key, alias_of(d))) =>
             {
                 problems.push(format!(
                     "bucket {name} is encrypted with {}; policy requires {key_label}",
@@ -361,7 +344,7 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
                     "log group {} has no KMS key; policy requires {key_label}",
                     g.name
                 )),
-                Some(id) if !key_matches(id, &key, alias(d)) => problems.push(format!(
+                Some(id) if !key_matches(id, &key, alias_of(d)) => problems.push(format!(
                     "log group {} is encrypted with {id}; policy requires {key_label}",
                     g.name
                 )),

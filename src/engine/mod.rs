@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::api::{BedrockLoggingPolicySpec, Mode, RegionState};
-use crate::cloud::Cloud;
+use crate::cloud::{AccountTarget, Cloud, CloudFactory};
 use crate::policy_doc::role_policy::RoleRegion;
 
 pub use change::{Change, KeyRef};
@@ -170,6 +170,30 @@ async fn bedrock_phase(
     work
 }
 
+/// Which account a spec acts in.
+pub fn account_target(spec: &BedrockLoggingPolicySpec) -> AccountTarget {
+    AccountTarget {
+        role_arn: spec.account.as_ref().and_then(|a| a.role_arn.clone()),
+        external_id: spec.account.as_ref().and_then(|a| a.external_id.clone()),
+    }
+}
+
+/// Get the policy's account from `factory` (assuming its role) and run it there; a failure to
+/// get credentials is reported as a policy-level error.
+pub async fn run_in_account(
+    factory: &dyn CloudFactory,
+    input: &PolicyInput<'_>,
+    opts: &EngineOptions,
+) -> PolicyReport {
+    match factory
+        .cloud_for(&account_target(input.spec), &format!("blo-{}", input.name))
+        .await
+    {
+        Ok(cloud) => run_policy(cloud, input, opts).await,
+        Err(e) => PolicyReport::global_failure(input, None, e.into()),
+    }
+}
+
 /// Converge (or, in Audit / dry run, evaluate) one policy in one account.
 pub async fn run_policy(
     cloud: Arc<dyn Cloud>,
@@ -253,13 +277,7 @@ pub async fn run_policy(
                             let cx = ExecContext {
                                 cloud: cloud.as_ref(),
                                 region: "",
-                                tags: desired::RegionDesired::resolve(
-                                    input.name,
-                                    spec,
-                                    &spec.regions[0],
-                                    &account,
-                                )
-                                .tags(),
+                                tags: desired::resource_tags(input.name),
                                 policy: input.name,
                                 permission_retry: opts.permission_retry,
                             };

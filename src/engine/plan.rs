@@ -9,7 +9,7 @@ use super::change::{Change, KeyRef};
 use super::desired::{BucketDesired, KeyDesired, RegionDesired, logging_matches};
 use super::observe::{BucketObserved, KeyObserved, RegionObserved};
 use crate::cloud::BucketPresence;
-use crate::policy_doc::{self, bucket_policy, key_policy, merge_by_sid, parse_document};
+use crate::policy_doc::{bucket_policy, key_policy, merge_by_sid, parse_document};
 
 /// The changes for one region, before (destinations) and after (Bedrock) the global role step.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -124,7 +124,8 @@ fn check_bucket_usable(
     }
 }
 
-fn key_ref(o: &RegionObserved) -> KeyRef {
+/// The observed key, or the one this plan creates.
+pub fn key_ref(o: &RegionObserved) -> KeyRef {
     match &o.key {
         Some(k) => KeyRef::Known(k.info.arn.clone()),
         None => KeyRef::New,
@@ -144,7 +145,8 @@ pub fn key_matches(configured: &str, key: &KeyRef, alias: Option<&str>) -> bool 
     }
 }
 
-fn alias_of(d: &RegionDesired) -> Option<&str> {
+/// The alias that names the policy's key, when the spec gives one.
+pub fn alias_of(d: &RegionDesired) -> Option<&str> {
     match &d.key {
         KeyDesired::Create { alias, .. } => Some(alias),
         KeyDesired::Existing { reference }
@@ -385,5 +387,3 @@ pub fn missing_key_statements(d: &RegionDesired, policy_text: &str) -> Vec<Strin
     );
     merge_by_sid(Some(&current), &desired).changed
 }
-
-pub use policy_doc::same_statement;
