@@ -699,3 +699,39 @@ async fn check_reads_a_directory_and_validates_every_file_first() {
     assert!(err.contains("at least one destination"), "{err}");
     assert!(moto.recorded().is_empty());
 }
+
+#[tokio::test]
+async fn verify_only_key_policy_exit_codes() {
+    let (moto, _g) = fresh().await;
+    let kms_c = kms_client(moto, "us-east-1").await;
+    let key = kms_c.create_key().send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    kms_c
+        .create_alias()
+        .alias_name("alias/verify-only")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = policy_file(
+        &dir,
+        "vo",
+        "  regions: [us-east-1]\n  kmsKey: {existing: alias/verify-only, managePolicy: false}\n  s3: {bucketName: \"vo-{accountId}-{region}\"}\n",
+    );
+    // The key policy lacks the Bedrock statement and the operator may not add it.
+    let (code, out, _) = run_cli(moto, &["apply", "-f", &file]);
+    assert_eq!(code, 1, "not converged: {out}");
+    assert!(out.contains("managePolicy is false"), "{out}");
+    let (code, out, _) = run_cli(moto, &["apply", "--dry-run", "-f", &file]);
+    assert_eq!(code, 0, "dry run: nothing the operator may change: {out}");
+    assert!(
+        out.contains("Planned changes (nothing written): none"),
+        "{out}"
+    );
+    assert_eq!(
+        run_cli(moto, &["check", "-f", &file]).0,
+        1,
+        "still non-compliant"
+    );
+}

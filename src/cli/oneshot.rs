@@ -184,7 +184,8 @@ pub async fn apply(args: &ApplyArgs) -> ExitCode {
     } else if audit {
         exit_code_check(&results)
     } else if args.dry_run {
-        if r.all_pending().is_empty() && r.all_compliant() {
+        // SPEC §5: a dry run answers "is there anything to change?"; compliance is `check`'s.
+        if r.all_pending().is_empty() {
             EXIT_OK
         } else {
             EXIT_NOT_COMPLIANT
