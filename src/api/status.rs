@@ -75,7 +75,11 @@ pub struct RegionStatus {
 #[serde(rename_all = "UPPERCASE")]
 pub enum FindingResult {
     Pass,
+    /// Fails a control the policy requires: the region is not compliant.
     Fail,
+    /// Fails a control the policy does not ask for (no retention set, an existing key managed
+    /// elsewhere): reported, not counted against compliance.
+    Warn,
     Skip,
 }
 
@@ -88,7 +92,4 @@ pub struct FindingStatus {
     pub severity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// The policy does not require this control: reported, not counted against compliance.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub advisory: bool,
 }

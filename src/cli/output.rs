@@ -56,6 +56,7 @@ fn status_str(s: FindingResult) -> String {
     match s {
         FindingResult::Pass => "PASS".green().to_string(),
         FindingResult::Fail => "FAIL".red().bold().to_string(),
+        FindingResult::Warn => "WARN".yellow().to_string(),
         FindingResult::Skip => "SKIP".dimmed().to_string(),
     }
 }
@@ -93,15 +94,8 @@ pub fn to_table(results: &[PolicyResult], verb: Verb) -> String {
                 } else {
                     ("", " ".repeat(13))
                 };
-                let (word, painted) = if f.advisory && f.status == FindingResult::Fail {
-                    ("WARN".to_string(), "WARN".yellow().to_string())
-                } else {
-                    (
-                        format!("{:?}", f.status).to_uppercase(),
-                        status_str(f.status),
-                    )
-                };
-                let status = format!("{word:<6}").replace(&word, &painted);
+                let word = format!("{:?}", f.status).to_uppercase();
+                let status = format!("{word:<6}").replace(&word, &status_str(f.status));
                 out.push_str(&format!(
                     "  {region:<16} {st} {:<width$}  {status} {}\n",
                     f.id, f.message
@@ -163,7 +157,6 @@ pub fn to_json(results: &[PolicyResult]) -> Value {
                         "status": format!("{:?}", f.status).to_uppercase(),
                         "severity": f.severity.as_str(),
                         "message": f.message,
-                        "advisory": f.advisory,
                         "frameworks": check_def(f.id).map(|c| c.frameworks.to_vec()).unwrap_or_default(),
                     })).collect::<Vec<_>>(),
                     "pendingChanges": reg.pending,
@@ -217,11 +210,11 @@ pub fn to_sarif(results: &[PolicyResult]) -> Value {
             for f in reg
                 .findings
                 .iter()
-                .filter(|f| f.status == FindingResult::Fail)
+                .filter(|f| matches!(f.status, FindingResult::Fail | FindingResult::Warn))
             {
                 out.push(json!({
                     "ruleId": f.id,
-                    "level": sarif_level(f.severity.as_str()),
+                    "level": if f.status == FindingResult::Warn { "note" } else { sarif_level(f.severity.as_str()) },
                     "message": {"text": format!("{} ({}): {}", r.report.policy, reg.region, f.message)},
                     "locations": [{
                         "physicalLocation": {"artifactLocation": {"uri": r.file}},

@@ -140,18 +140,18 @@ pub struct Finding {
     pub severity: Severity,
     pub status: FindingResult,
     pub message: String,
-    /// True when the policy does not ask for this control (e.g. no retention set, an existing
-    /// key managed elsewhere): reported, but it does not make the region non-compliant.
-    pub advisory: bool,
 }
 
 impl Finding {
     /// A failure that makes the region non-compliant.
     pub fn blocks_compliance(&self) -> bool {
-        self.status == FindingResult::Fail && !self.advisory
+        self.status == FindingResult::Fail
     }
+    /// The policy does not ask for this control: a failure is a warning.
     fn advisory(mut self) -> Self {
-        self.advisory = true;
+        if self.status == FindingResult::Fail {
+            self.status = FindingResult::Warn;
+        }
         self
     }
 }
@@ -164,7 +164,6 @@ fn finding(id: &'static str, status: FindingResult, message: impl Into<String>) 
             .unwrap_or(Severity::Medium),
         status,
         message: message.into(),
-        advisory: false,
     }
 }
 

@@ -265,7 +265,6 @@ fn each_check_fails_on_its_own_fixture() {
         let fs = eval(&w);
         let f = fs.iter().find(|f| f.id == id).unwrap();
         assert_eq!(f.status, FindingResult::Fail, "{id} should fail");
-        assert!(!f.advisory, "{id}: required by this policy");
         assert!(
             f.message.contains(expect),
             "{id}: `{}` lacks `{expect}`",
@@ -281,17 +280,18 @@ fn each_check_fails_on_its_own_fixture() {
 }
 
 #[test]
-fn controls_the_policy_does_not_ask_for_are_advisory_or_skipped() {
+fn controls_the_policy_does_not_ask_for_are_warnings_or_skipped() {
     let mut w = compliant();
     w.d.log_group.as_mut().unwrap().retention = None;
     w.o.log_group.as_mut().unwrap().retention_in_days = None;
     w.d.trail_events.clear();
     let fs = eval(&w);
     let retention = fs.iter().find(|f| f.id == LOG_RETENTION).unwrap();
-    assert!(
-        retention.status == FindingResult::Fail
-            && retention.advisory
-            && !retention.blocks_compliance()
+    assert_eq!(
+        retention.status,
+        FindingResult::Warn,
+        "reported, not required"
     );
+    assert!(!retention.blocks_compliance());
     assert_eq!(status_of(&fs, CLOUDTRAIL_DATA_EVENTS), FindingResult::Skip);
 }

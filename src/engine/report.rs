@@ -8,7 +8,7 @@ use super::PolicyInput;
 use super::desired::RegionDesired;
 use super::findings::{self, Finding, FindingInputs, TrailObserved};
 use super::observe::{RegionObserved, RoleObserved};
-use crate::api::{FindingResult, Mode, RegionState};
+use crate::api::{Mode, RegionState};
 use crate::cloud::Cloud;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -48,7 +48,7 @@ impl RegionReport {
                 let failing: Vec<&str> = self
                     .findings
                     .iter()
-                    .filter(|f| f.status == FindingResult::Fail)
+                    .filter(|f| f.blocks_compliance())
                     .map(|f| f.id)
                     .collect();
                 let mut parts = Vec::new();

@@ -201,7 +201,6 @@ pub fn build_status(
                         status: f.status,
                         severity: Some(f.severity.as_str().to_string()),
                         message: Some(truncate(&f.message, 512)),
-                        advisory: f.advisory,
                     })
                     .collect(),
                 last_changes,
