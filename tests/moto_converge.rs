@@ -4,12 +4,9 @@
 
 mod common;
 
-use aws_sdk_bedrock as bedrock;
-use aws_sdk_cloudwatchlogs as logs;
 use aws_sdk_iam as iam;
 use aws_sdk_kms as kms;
 use aws_sdk_s3 as s3;
-use aws_types::region::Region;
 use common::*;
 use serde_json::Value;
 
@@ -22,40 +19,6 @@ const DEMO: &str = "  regions: [us-east-1, eu-west-1]
     retentionInDays: 90
     largeDataDelivery: {bucketName: \"it-large-{accountId}-{region}\", keyPrefix: large}
 ";
-
-async fn s3_client(moto: &Moto, region: &str) -> s3::Client {
-    let c = moto.config().await;
-    s3::Client::from_conf(
-        s3::config::Builder::from(&c)
-            .region(Region::new(region.to_string()))
-            .force_path_style(true)
-            .build(),
-    )
-}
-async fn kms_client(moto: &Moto, region: &str) -> kms::Client {
-    let c = moto.config().await;
-    kms::Client::from_conf(
-        kms::config::Builder::from(&c)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
-async fn logs_client(moto: &Moto, region: &str) -> logs::Client {
-    let c = moto.config().await;
-    logs::Client::from_conf(
-        logs::config::Builder::from(&c)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
-async fn bedrock_client(moto: &Moto, region: &str) -> bedrock::Client {
-    let c = moto.config().await;
-    bedrock::Client::from_conf(
-        bedrock::config::Builder::from(&c)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
 
 fn stmt<'a>(doc: &'a Value, sid: &str) -> &'a Value {
     doc["Statement"]
@@ -125,7 +88,7 @@ async fn apply_converges_two_regions_and_aws_state_is_exactly_as_specified() {
     );
 
     for region in ["us-east-1", "eu-west-1"] {
-        let kms_c = kms_client(moto, region).await;
+        let kms_c = moto.kms(region).await;
         let key = kms_c
             .describe_key()
             .key_id("alias/it")
@@ -186,7 +149,7 @@ async fn apply_converges_two_regions_and_aws_state_is_exactly_as_specified() {
             format!("arn:aws:logs:{region}:123456789012:log-group:/aws/bedrock/it")
         );
 
-        let s3c = s3_client(moto, region).await;
+        let s3c = moto.s3(region).await;
         for (bucket, sid, resource) in [
             (
                 format!("it-logs-{ACCOUNT}-{region}"),
@@ -264,7 +227,8 @@ async fn apply_converges_two_regions_and_aws_state_is_exactly_as_specified() {
             );
         }
 
-        let lg = logs_client(moto, region)
+        let lg = moto
+            .logs(region)
             .await
             .describe_log_groups()
             .log_group_name_prefix("/aws/bedrock/it")
@@ -275,7 +239,8 @@ async fn apply_converges_two_regions_and_aws_state_is_exactly_as_specified() {
         assert_eq!(g.kms_key_id(), Some(key_arn.as_str()));
         assert_eq!(g.retention_in_days(), Some(90));
 
-        let cfg = bedrock_client(moto, region)
+        let cfg = moto
+            .bedrock(region)
             .await
             .get_model_invocation_logging_configuration()
             .send()
@@ -431,20 +396,10 @@ async fn check_goes_from_fail_to_pass_in_json() {
 async fn foreign_statements_survive_and_existing_bucket_is_adopted() {
     let (moto, _g) = fresh().await;
     let region = "us-east-1";
-    let s3c = s3_client(moto, region).await;
+    let s3c = moto.s3(region).await;
     let bucket = "team-existing-logs";
-    s3c.create_bucket().bucket(bucket).send().await.unwrap();
-    let foreign = serde_json::json!({"Sid": "AuditorsRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")});
-    s3c.put_bucket_policy()
-        .bucket(bucket)
-        .policy(
-            serde_json::json!({"Version": "2012-10-17", "Statement": [foreign.clone()]})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let kms_c = kms_client(moto, region).await;
+    let foreign = moto.bucket_with_foreign_statement(bucket).await;
+    let kms_c = moto.kms(region).await;
     let key_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"},
         {"Sid": "SecurityTeam", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/security"}, "Action": "kms:Decrypt", "Resource": "*"}
@@ -577,7 +532,7 @@ async fn invalid_policy_file_is_rejected_before_any_aws_call() {
 #[tokio::test]
 async fn crash_after_create_key_does_not_leave_a_second_key() {
     let (moto, _g) = fresh().await;
-    let kms_c = kms_client(moto, "us-east-1").await;
+    let kms_c = moto.kms("us-east-1").await;
     // What a crash between CreateKey and CreateAlias leaves: a tagged key without alias.
     kms_c
         .create_key()
@@ -621,7 +576,7 @@ async fn drift_is_reported_then_corrected() {
     let dir = tempfile::tempdir().unwrap();
     let file = policy_file(&dir, "it", DEMO);
     assert_eq!(run_cli(moto, &["apply", "-f", &file]).0, 0);
-    let s3c = s3_client(moto, "us-east-1").await;
+    let s3c = moto.s3("us-east-1").await;
     let aes = s3::types::ServerSideEncryptionConfiguration::builder()
         .rules(
             s3::types::ServerSideEncryptionRule::builder()
@@ -641,7 +596,7 @@ async fn drift_is_reported_then_corrected() {
         .send()
         .await
         .unwrap();
-    bedrock_client(moto, "eu-west-1")
+    moto.bedrock("eu-west-1")
         .await
         .delete_model_invocation_logging_configuration()
         .send()
@@ -703,7 +658,7 @@ async fn check_reads_a_directory_and_validates_every_file_first() {
 #[tokio::test]
 async fn verify_only_key_policy_exit_codes() {
     let (moto, _g) = fresh().await;
-    let kms_c = kms_client(moto, "us-east-1").await;
+    let kms_c = moto.kms("us-east-1").await;
     let key = kms_c.create_key().send().await.unwrap();
     let key_id = key.key_metadata().unwrap().key_id().to_string();
     kms_c

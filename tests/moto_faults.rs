@@ -9,9 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_cloudwatchlogs as logs;
-use aws_sdk_kms as kms;
-use aws_sdk_s3 as s3;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -21,7 +18,6 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use aws_types::region::Region;
 use blo::api::validate_file::validate_value;
 use blo::cloud::sdk::{SdkCloud, SdkOptions};
 use blo::engine::{EngineOptions, PolicyInput, run_policy};
@@ -154,23 +150,9 @@ async fn converges_under_20_percent_faults_without_duplicates_or_lost_statements
 async fn converge_with_faults(moto: &Moto, seed: u64) {
     // A foreign statement that must survive.
     let clean = moto.config().await;
-    let s3c = s3::Client::from_conf(
-        s3::config::Builder::from(&clean)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3c = moto.s3("us-east-1").await;
     let bucket0 = "faults-logs-123456789012-us-east-1";
-    s3c.create_bucket().bucket(bucket0).send().await.unwrap();
-    let foreign = serde_json::json!({"Sid": "Foreign", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket0}/*")});
-    s3c.put_bucket_policy()
-        .bucket(bucket0)
-        .policy(
-            serde_json::json!({"Version": "2012-10-17", "Statement": [foreign.clone()]})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let foreign = moto.bucket_with_foreign_statement(bucket0).await;
 
     let stats = Arc::new(FaultStats::default());
     let faulty = FaultyClient {
@@ -240,9 +222,7 @@ async fn converge_with_faults(moto: &Moto, seed: u64) {
     assert!(injected > 10, "the faults were really injected: {stats:?}");
 
     for region in REGIONS {
-        let r = Region::new(region);
-        let kms_c =
-            kms::Client::from_conf(kms::config::Builder::from(&clean).region(r.clone()).build());
+        let kms_c = moto.kms(region).await;
         assert_eq!(
             kms_c.list_keys().send().await.unwrap().keys().len(),
             1,
@@ -257,7 +237,7 @@ async fn converge_with_faults(moto: &Moto, seed: u64) {
                 .count(),
             1
         );
-        let lg = logs::Client::from_conf(logs::config::Builder::from(&clean).region(r).build());
+        let lg = moto.logs(region).await;
         assert_eq!(
             lg.describe_log_groups()
                 .send()

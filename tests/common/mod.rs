@@ -98,6 +98,58 @@ impl Moto {
             .await
     }
 
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let c = self.config().await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&c)
+                .region(Region::new(region.to_string()))
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    pub async fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        let c = self.config().await;
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&c)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    pub async fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let c = self.config().await;
+        aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&c)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    pub async fn bedrock(&self, region: &str) -> aws_sdk_bedrock::Client {
+        let c = self.config().await;
+        aws_sdk_bedrock::Client::from_conf(
+            aws_sdk_bedrock::config::Builder::from(&c)
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    /// A bucket (us-east-1) whose policy holds one foreign statement; returns that statement.
+    pub async fn bucket_with_foreign_statement(&self, bucket: &str) -> Value {
+        let s3 = self.s3("us-east-1").await;
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        let foreign = serde_json::json!({"Sid": "Foreign", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")});
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [foreign.clone()]});
+        s3.put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        foreign
+    }
+
     pub async fn cloud(&self) -> Arc<SdkCloud> {
         Arc::new(SdkCloud::new(self.config().await, &SdkOptions::default()))
     }
