@@ -172,11 +172,11 @@ impl FakeCloud {
             .then_some(id)
     }
 
-    /// Test helper: a key created (and tagged for `policy`) but never aliased, as after a crash.
-    pub fn kms_create_key_for_test(&self, region: &str, policy: &str) {
+    /// Store a new enabled symmetric key (what CreateKey does, without recording a call).
+    fn insert_key(&self, region: &str, policy: &str, tags: &Tags) -> KeyInfo {
         let mut st = self.st();
         st.next_key += 1;
-        let id = format!("crashed-{:04}", st.next_key);
+        let id = format!("00000000-0000-0000-0000-{:012}", st.next_key);
         let info = KeyInfo {
             arn: format!("arn:aws:kms:{region}:{}:key/{id}", st.account),
             key_id: id.clone(),
@@ -189,12 +189,22 @@ impl FakeCloud {
         st.keys.insert(
             (region.to_string(), id),
             FakeKey {
-                info: Some(info),
-                policy: "{\"Statement\": []}".into(),
+                info: Some(info.clone()),
+                policy: policy.to_string(),
                 rotation: false,
-                tags: vec![("bedrocklogging.io/policy".into(), policy.to_string())],
+                tags: tags.clone(),
             },
         );
+        info
+    }
+
+    /// Test helper: a key created (and tagged for `policy`) but never aliased, as after a crash.
+    pub fn kms_create_key_for_test(&self, region: &str, policy: &str) {
+        let tags = vec![(
+            crate::engine::desired::POLICY_TAG.to_string(),
+            policy.to_string(),
+        )];
+        self.insert_key(region, "{\"Statement\": []}", &tags);
     }
 
     /// Test helper: put a key directly into the fake account.
@@ -285,28 +295,7 @@ impl Cloud for FakeCloud {
         tags: &Tags,
     ) -> Result<KeyInfo, CloudError> {
         self.enter(region, "CreateKey", "kms")?;
-        let mut st = self.st();
-        st.next_key += 1;
-        let id = format!("00000000-0000-0000-0000-{:012}", st.next_key);
-        let info = KeyInfo {
-            arn: format!("arn:aws:kms:{region}:{}:key/{id}", st.account),
-            key_id: id.clone(),
-            enabled: true,
-            state: "Enabled".into(),
-            spec: "SYMMETRIC_DEFAULT".into(),
-            usage: "ENCRYPT_DECRYPT".into(),
-            manager: "CUSTOMER".into(),
-        };
-        st.keys.insert(
-            (region.to_string(), id),
-            FakeKey {
-                info: Some(info.clone()),
-                policy: policy.to_string(),
-                rotation: false,
-                tags: tags.clone(),
-            },
-        );
-        Ok(info)
+        Ok(self.insert_key(region, policy, tags))
     }
 
     async fn kms_create_alias(
