@@ -165,6 +165,26 @@ fn logging() -> LoggingConfig {
     }
 }
 
+/// Enable logging the way the engine does it (permission-propagation retry for up to 30 s).
+async fn put_logging_through_executor(cloud: &SdkCloud) -> blo::engine::execute::Executed {
+    let cx = ExecContext {
+        cloud,
+        region: REGION,
+        tags: vec![],
+        policy: "p",
+        permission_retry: Duration::from_secs(30),
+    };
+    execute(
+        &cx,
+        &[Change::PutLoggingConfig {
+            config: logging(),
+            was_configured: false,
+        }],
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn bedrock_permission_validation_error_is_retried_until_it_clears() {
     let put = mock!(bedrock::Client::put_model_invocation_logging_configuration)
@@ -175,22 +195,7 @@ async fn bedrock_permission_validation_error_is_retried_until_it_clears() {
         .build();
     let client = mock_client!(bedrock, RuleMode::Sequential, [&put]);
     let cloud = cloud_with(|c| c.bedrock = client);
-    let cx = ExecContext {
-        cloud: &cloud,
-        region: REGION,
-        tags: vec![],
-        policy: "p",
-        permission_retry: Duration::from_secs(30),
-    };
-    let done = execute(
-        &cx,
-        &[Change::PutLoggingConfig {
-            config: logging(),
-            was_configured: false,
-        }],
-        None,
-    )
-    .await;
+    let done = put_logging_through_executor(&cloud).await;
     assert!(done.error.is_none(), "{:?}", done.error);
     assert_eq!(put.num_calls(), 3);
 }
@@ -208,22 +213,7 @@ async fn bedrock_validation_error_about_the_spec_is_not_retried() {
     let client = mock_client!(bedrock, RuleMode::MatchAny, [&put], |b| b
         .retry_config(aws_config::retry::RetryConfig::disabled()));
     let cloud = cloud_with(|c| c.bedrock = client);
-    let cx = ExecContext {
-        cloud: &cloud,
-        region: REGION,
-        tags: vec![],
-        policy: "p",
-        permission_retry: Duration::from_secs(30),
-    };
-    let done = execute(
-        &cx,
-        &[Change::PutLoggingConfig {
-            config: logging(),
-            was_configured: false,
-        }],
-        None,
-    )
-    .await;
+    let done = put_logging_through_executor(&cloud).await;
     let e = done.error.expect("terminal");
     assert!(!e.is_transient());
     assert_eq!(e.stalled_reason(), Some("InvalidSpec"));
