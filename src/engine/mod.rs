@@ -395,26 +395,20 @@ pub async fn run_policy(
     })
 }
 
+/// Re-read a region this pass wrote to, so the report describes AWS rather than intentions,
+/// and what is still pending is what remains (also after a failure part-way).
 async fn verify_region(cloud: &dyn Cloud, mut w: RegionWork) -> RegionWork {
     if w.applied.is_empty() {
-        if w.error.is_none() {
-            // Nothing written: the plan was empty, the observation stands.
-            w.plan = RegionPlan::default();
-        }
         return w;
     }
     match observe_region(cloud, &w.desired).await {
         Ok(o) => {
             w.key_arn = o.key.as_ref().map(|k| k.info.arn.clone()).or(w.key_arn);
-            if w.error.is_none() {
-                w.plan = plan_region(&w.desired, &o).unwrap_or_default();
-            }
+            w.plan = plan_region(&w.desired, &o).unwrap_or_default();
             w.observed = Some(o);
         }
         Err(e) => {
-            if w.error.is_none() {
-                w.error = Some(e);
-            }
+            w.error.get_or_insert(e);
         }
     }
     w

@@ -248,15 +248,14 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
                 (Some(e), false) => Some(e.clone()),
                 _ => None,
             });
-        let mut pending = w.pending.clone();
-        if !a.wrote && (d.role.is_some() || !d.trail_events.is_empty()) {
-            pending.extend(a.global_planned.iter().cloned());
-        }
+        // Global changes (role, trail) still pending keep the regions that depend on them open.
+        let depends_on_global = d.role.is_some() || !d.trail_events.is_empty();
+        let pending = !w.pending.is_empty() || (depends_on_global && !a.global_planned.is_empty());
         let failing = findings.iter().any(|f| f.blocks_compliance());
         let state = region_state(
             a.wrote,
             error.as_ref(),
-            !pending.is_empty(),
+            pending,
             failing,
             a.input.previous.get(region).copied(),
         );
@@ -264,7 +263,7 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
             region: region.clone(),
             state,
             findings,
-            pending: if a.wrote { vec![] } else { w.pending.clone() },
+            pending: w.pending.clone(),
             applied: w.applied.clone(),
             error,
             resources: Resources {
