@@ -34,7 +34,7 @@ pub use desired::RegionDesired;
 pub use error::EngineError;
 use execute::{ExecContext, execute};
 pub use findings::{Finding, TrailObserved};
-use observe::{RegionObserved, RoleObserved, observe_region, observe_role};
+use observe::{Lookup, RegionObserved, RoleObserved, observe_region, observe_role};
 use plan::{RegionPlan, plan_region};
 use plan_role::{RoleInputs, plan_role};
 pub use report::{PolicyReport, RegionReport, Resources};
@@ -117,7 +117,12 @@ async fn destinations_phase(
     write: bool,
     opts: &EngineOptions,
 ) -> RegionWork {
-    let observed = match observe_region(cloud, &d).await {
+    let lookup = if write {
+        Lookup::BeforeWriting
+    } else {
+        Lookup::ReadOnly
+    };
+    let observed = match observe_region(cloud, &d, lookup).await {
         Ok(o) => o,
         Err(e) => return RegionWork::failed(d, e),
     };
@@ -401,7 +406,7 @@ async fn verify_region(cloud: &dyn Cloud, mut w: RegionWork) -> RegionWork {
     if w.applied.is_empty() {
         return w;
     }
-    match observe_region(cloud, &w.desired).await {
+    match observe_region(cloud, &w.desired, Lookup::BeforeWriting).await {
         Ok(o) => {
             w.key_arn = o.key.as_ref().map(|k| k.info.arn.clone()).or(w.key_arn);
             w.plan = plan_region(&w.desired, &o).unwrap_or_default();

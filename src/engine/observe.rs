@@ -44,14 +44,26 @@ pub struct RoleObserved {
     pub inline_policy: Option<String>,
 }
 
+/// How a region is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Also search for a tagged key without alias (crash recovery). It lists every key of the
+    /// region, so only a pass that would otherwise create a key does it.
+    BeforeWriting,
+    /// Audit / dry run: the alias alone decides whether the key exists.
+    ReadOnly,
+}
+
 pub async fn observe_key(
     cloud: &dyn Cloud,
     d: &RegionDesired,
+    lookup: Lookup,
 ) -> Result<Option<KeyObserved>, EngineError> {
     let r = &d.region;
     let found = match &d.key {
         KeyDesired::Create { alias, .. } => match cloud.kms_describe_key(r, alias).await? {
             Some(info) => Some((info, true)),
+            None if lookup == Lookup::ReadOnly => None,
             None => cloud
                 .kms_find_tagged_key(r, POLICY_TAG, &d.policy)
                 .await?
@@ -113,8 +125,9 @@ pub async fn observe_bucket(
 pub async fn observe_region(
     cloud: &dyn Cloud,
     d: &RegionDesired,
+    lookup: Lookup,
 ) -> Result<RegionObserved, EngineError> {
-    let key = observe_key(cloud, d).await?;
+    let key = observe_key(cloud, d, lookup).await?;
     let bucket = match &d.bucket {
         Some(b) => Some(observe_bucket(cloud, &d.region, &b.name).await?),
         None => None,

@@ -587,3 +587,24 @@ async fn a_policy_in_conflict_does_not_touch_the_role_for_regions_it_does_not_ow
         "{trust}"
     );
 }
+
+#[tokio::test]
+async fn read_only_passes_do_not_scan_every_key_of_the_region() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    fake.kms_create_key_for_test("us-east-1", "p");
+    let mut s = spec(
+        "  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/blo}}\n  s3: {bucketName: \"logs-{region}\"}\n",
+    );
+    s.mode = crate::api::Mode::Audit;
+    run(&fake, &s).await;
+    assert!(
+        !fake.calls().contains(&"ListKeys".to_string()),
+        "{:?}",
+        fake.calls()
+    );
+    // An Enforce pass about to create a key looks for the orphan first (and adopts it).
+    s.mode = crate::api::Mode::Enforce;
+    run(&fake, &s).await;
+    assert!(fake.calls().contains(&"ListKeys".to_string()));
+    assert_eq!(fake.state.lock().unwrap().keys.len(), 1);
+}
