@@ -4,7 +4,7 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug/bedrock-logging-operator
 CARGO ?= cargo
 
-.PHONY: all build demo test test-rust test-packaging venv crds lint fmt e2e bench bench-controller clean
+.PHONY: all build demo test test-rust test-strict test-packaging venv crds lint fmt e2e bench bench-controller clean
 
 all: build
 
@@ -18,11 +18,22 @@ venv:
 demo: venv build
 	BLO_BIN=$(BIN) bash hack/demo.sh
 
-## test: every test: unit, CRD/CEL corpus, SDK mocks, integration against moto, packaging
-test: test-rust test-packaging
+## test: every test: unit, CRD/CEL corpus, SDK mocks, the strict AWS layer's own rules,
+## integration through the strict layer in front of moto, then on plain moto, packaging
+test: test-strict test-rust test-packaging
+
+MOTO_ENV := BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server
+MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults
 
 test-rust: venv
-	BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server $(CARGO) test --all-targets
+	$(MOTO_ENV) $(CARGO) test --lib --bins --tests
+	$(CARGO) build --benches
+	@echo "== the moto integration suites again, on the plain emulator (BLO_STRICT=0)"
+	BLO_STRICT=0 $(MOTO_ENV) $(CARGO) test $(MOTO_TESTS)
+
+## test-strict: the strict AWS layer's own tests (each rule rejects what AWS rejects)
+test-strict: venv
+	bash tests/strict/run.sh
 
 test-packaging: build
 	BLO_BIN=$(BIN) bash hack/test-packaging.sh
@@ -45,7 +56,7 @@ e2e: venv build
 
 ## bench: measured figures (apply wall time for 1 and 16 regions, steady-state reads)
 bench: venv
-	BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server $(CARGO) bench --profile dev --bench converge
+	BLO_STRICT=0 BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server $(CARGO) bench --profile dev --bench converge
 
 ## bench-controller: controller RSS idle and with 100 policies x 4 regions, time to Ready
 bench-controller: venv build

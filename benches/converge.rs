@@ -60,6 +60,7 @@ async fn main() {
         dry_run: false,
         region_concurrency: 16,
         permission_retry: Duration::from_secs(150),
+        consistency_retry: Duration::from_secs(5),
     };
     let none = BTreeMap::new();
     let prev = BTreeMap::new();
@@ -70,6 +71,7 @@ async fn main() {
             spec: &s,
             conflicts: &none,
             previous: &prev,
+            permission_grace: false,
         };
         let mut converge = Vec::new();
         let mut steady = Vec::new();

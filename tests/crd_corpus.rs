@@ -61,6 +61,44 @@ fn walk_structural(node: &Value, path: &str, problems: &mut Vec<String>) {
     if obj.contains_key("nullable") && !obj.contains_key("type") {
         problems.push(format!("{path}: nullable without type"));
     }
+    // The formats kube-apiserver knows (k8s.io/kube-openapi strfmt); any other one draws a
+    // warning on every create ("unrecognized format \"uint32\"").
+    const KNOWN_FORMATS: &[&str] = &[
+        "int32",
+        "int64",
+        "float",
+        "double",
+        "byte",
+        "binary",
+        "date",
+        "date-time",
+        "duration",
+        "password",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+        "isbn",
+        "isbn10",
+        "isbn13",
+        "creditcard",
+        "ssn",
+        "hexcolor",
+        "rgbcolor",
+        "bsonobjectid",
+    ];
+    if let Some(f) = obj.get("format").and_then(Value::as_str)
+        && !KNOWN_FORMATS.contains(&f)
+    {
+        problems.push(format!("{path}: format {f} is not one Kubernetes knows"));
+    }
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {
         for (k, v) in props {
             walk_structural(v, &format!("{path}.{k}"), problems);

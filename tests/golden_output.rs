@@ -39,6 +39,7 @@ async fn results() -> Vec<PolicyResult> {
         dry_run: true,
         region_concurrency: 1,
         permission_retry: Duration::ZERO,
+        consistency_retry: Duration::from_secs(5),
     };
     let none = BTreeMap::new();
     let prev = BTreeMap::new();
@@ -49,6 +50,7 @@ async fn results() -> Vec<PolicyResult> {
             spec: &s,
             conflicts: &none,
             previous: &prev,
+            permission_grace: false,
         },
         &opts,
     )

@@ -18,6 +18,7 @@ async fn assumed_config(moto: &Moto, role_arn: &str) -> aws_config::SdkConfig {
         .assume_role()
         .role_arn(role_arn)
         .role_session_name("test")
+        .external_id("ext-123")
         .send()
         .await
         .unwrap();
@@ -36,7 +37,12 @@ async fn assumed_config(moto: &Moto, role_arn: &str) -> aws_config::SdkConfig {
 async fn two_policies_for_two_accounts_converge_independently() {
     let (moto, _g) = fresh().await;
     let dir = tempfile::tempdir().unwrap();
-    let role = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/bedrock-logging-operator");
+    let role = moto.create_assumable_role(
+        OTHER_ACCOUNT,
+        "bedrock-logging-operator",
+        "123456789012",
+        Some("ext-123"),
+    );
     let own = policy_file(
         &dir,
         "own",
@@ -108,7 +114,12 @@ async fn two_policies_for_two_accounts_converge_independently() {
 async fn a_wrong_account_pin_writes_nothing() {
     let (moto, _g) = fresh().await;
     let dir = tempfile::tempdir().unwrap();
-    let role = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/bedrock-logging-operator");
+    let role = moto.create_assumable_role(
+        OTHER_ACCOUNT,
+        "bedrock-logging-operator",
+        "123456789012",
+        None,
+    );
     let file = policy_file(
         &dir,
         "pinned",
@@ -151,7 +162,131 @@ async fn make_trail(moto: &Moto, name: &str, multi_region: bool) -> cloudtrail::
         .send()
         .await
         .unwrap();
+    // As on AWS, a new trail does not log until StartLogging.
+    ct.start_logging().name(name).send().await.unwrap();
     ct
+}
+
+/// Defects 4 and 11: the default selector set (with `Prompt`) is accepted by CloudTrail's type
+/// table (the strict layer rejects `AWS::Bedrock::Prompt` as AWS does); a single-region trail
+/// homed in another region is found and written there; a stopped trail fails the check.
+#[tokio::test]
+async fn a_trail_in_another_region_is_found_and_a_stopped_trail_fails() {
+    let (moto, _g) = fresh().await;
+    let cfg = moto.config().await;
+    let s3c = s3::Client::from_conf(
+        s3::config::Builder::from(&cfg)
+            .region(aws_config::Region::new("eu-west-1"))
+            .force_path_style(true)
+            .build(),
+    );
+    s3c.create_bucket()
+        .bucket("trail-bucket-eu")
+        .create_bucket_configuration(
+            s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(s3::types::BucketLocationConstraint::from("eu-west-1"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ct = cloudtrail::Client::from_conf(
+        cloudtrail::config::Builder::from(&cfg)
+            .region(aws_config::Region::new("eu-west-1"))
+            .build(),
+    );
+    ct.create_trail()
+        .name("eu-trail")
+        .s3_bucket_name("trail-bucket-eu")
+        .is_multi_region_trail(false)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("eu-trail").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // regions[0] is us-east-1; the trail lives in eu-west-1. Default data events (Prompt incl.).
+    let file = policy_file(
+        &dir,
+        "eutrail",
+        "  regions: [us-east-1, eu-west-1]\n  kmsKey: {create: {alias: alias/blo}}\n  s3: {bucketName: \"logs-{accountId}-{region}\"}\n  cloudTrail: {trailName: eu-trail}\n",
+    );
+    let (code, out, err) = run_cli(moto, &["apply", "-f", &file, "-o", "json"]);
+    assert!(
+        moto.strict_fired("cloudtrail_types").is_empty(),
+        "CloudTrail would reject our selectors: {:?}",
+        moto.strict_fired("cloudtrail_types")
+    );
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let got = ct
+        .get_event_selectors()
+        .trail_name("eu-trail")
+        .send()
+        .await
+        .unwrap();
+    let types: Vec<String> = got
+        .advanced_event_selectors()
+        .iter()
+        .flat_map(|s| {
+            s.field_selectors()
+                .iter()
+                .filter(|f| f.field() == "resources.type")
+                .flat_map(|f| f.equals().to_vec())
+        })
+        .collect();
+    assert!(
+        types.contains(&"AWS::Bedrock::PromptVersion".to_string()),
+        "{types:?}\n{out}\n{err}"
+    );
+    assert!(
+        !types.contains(&"AWS::Bedrock::Prompt".to_string()),
+        "{types:?}"
+    );
+    // A single-region trail of eu-west-1 does not record us-east-1: that region fails, the
+    // trail's own region passes.
+    let finding = |region: &str| {
+        v["policies"][0]["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == region)
+            .and_then(|r| {
+                r["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|f| f["id"] == "bedrock_cloudtrail_data_events_enabled")
+                    .cloned()
+            })
+            .unwrap()
+    };
+    assert_eq!(finding("eu-west-1")["status"], "PASS", "{out}");
+    assert_eq!(finding("us-east-1")["status"], "FAIL", "{out}");
+    assert_eq!(
+        code, 1,
+        "us-east-1 is not recorded by a single-region eu-west-1 trail"
+    );
+
+    ct.stop_logging().name("eu-trail").send().await.unwrap();
+    let (_, out, _) = run_cli(moto, &["check", "-f", &file, "-o", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let eu = v["policies"][0]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "eu-west-1")
+        .unwrap()
+        .clone();
+    let f = eu["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "bedrock_cloudtrail_data_events_enabled")
+        .unwrap();
+    assert_eq!(f["status"], "FAIL", "{f}");
+    assert!(
+        f["message"].as_str().unwrap().contains("not logging"),
+        "{f}"
+    );
 }
 
 fn field(name: &str, equals: &[&str]) -> cloudtrail::types::AdvancedFieldSelector {
@@ -303,4 +438,35 @@ async fn basic_selectors_are_converted_and_a_missing_trail_is_a_clear_error() {
         out.contains("spec.cloudTrail.trailName: trail nope does not exist"),
         "{out}"
     );
+}
+
+/// Defect 6: AssumeRole denials (a trust that does not admit the operator, a wrong ExternalId)
+/// are terminal errors naming spec.account.roleArn, and nothing is written.
+#[tokio::test]
+async fn assume_role_denials_are_terminal_and_name_the_field() {
+    let (moto, _g) = fresh().await;
+    let dir = tempfile::tempdir().unwrap();
+    let role = moto.create_assumable_role(OTHER_ACCOUNT, "blo", "123456789012", Some("right"));
+    for external in ["wrong", ""] {
+        let account = if external.is_empty() {
+            format!("{{roleArn: \"{role}\"}}")
+        } else {
+            format!("{{roleArn: \"{role}\", externalId: {external}}}")
+        };
+        let file = policy_file(
+            &dir,
+            "denied",
+            &format!(
+                "  regions: [us-east-1]\n  account: {account}\n  kmsKey: {{create: {{alias: alias/blo}}}}\n  s3: {{bucketName: \"logs-{{accountId}}-{{region}}\"}}\n"
+            ),
+        );
+        moto.start_recording();
+        let (code, out, err) = run_cli(moto, &["apply", "-f", &file]);
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(out.contains("spec.account.roleArn: cannot assume"), "{out}");
+        assert!(writes(&moto.recorded()).is_empty());
+    }
+    if moto.strict {
+        assert!(!moto.strict_fired("sts_assume_role_trust").is_empty());
+    }
 }

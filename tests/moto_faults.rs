@@ -188,11 +188,13 @@ async fn converge_with_faults(moto: &Moto, seed: u64) {
         spec: &spec,
         conflicts: &none,
         previous: &prev,
+        permission_grace: false,
     };
     let opts = EngineOptions {
         dry_run: false,
         region_concurrency: 3,
         permission_retry: Duration::from_secs(2),
+        consistency_retry: Duration::from_secs(5),
     };
     let mut passes = 0;
     loop {

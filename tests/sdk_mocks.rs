@@ -99,6 +99,7 @@ async fn associate_kms_key_on_an_existing_log_group() {
         tags: vec![],
         policy: "p",
         permission_retry: Duration::ZERO,
+        consistency_retry: Duration::from_secs(2),
     };
     let change = Change::AssociateLogGroupKey {
         name: "/aws/bedrock/logs".into(),
@@ -173,6 +174,7 @@ async fn put_logging_through_executor(cloud: &SdkCloud) -> blo::engine::execute:
         tags: vec![],
         policy: "p",
         permission_retry: Duration::from_secs(30),
+        consistency_retry: Duration::from_secs(2),
     };
     execute(
         &cx,

@@ -15,7 +15,7 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}
 pub const ROLE_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$";
 /// Maximum number of regions one policy can govern (keeps CEL cost bounded).
-pub const MAX_REGIONS: usize = 32;
+pub const MAX_REGIONS: usize = 64;
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -40,7 +40,7 @@ pub struct BedrockLoggingPolicySpec {
 
     /// AWS regions where Bedrock invocation logging must be on (one set of destinations each).
     #[schemars(
-        length(min = 1, max = 32),
+        length(min = 1, max = 64),
         inner(
             regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"),
             length(max = 32)
@@ -258,10 +258,11 @@ pub struct CloudTrailSpec {
     pub trail_name: String,
     /// Bedrock data-event resource types to record (AWS::Bedrock::<Type>). Default: all.
     #[serde(default = "TrailDataEvent::all")]
-    #[schemars(length(min = 1, max = 8), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(min = 1, max = 30), extend("x-kubernetes-list-type" = "set"))]
     pub data_events: Vec<TrailDataEvent>,
 }
 
+/// A resource type of CloudTrail's data-event table (Bedrock and Bedrock AgentCore).
 #[derive(
     Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
 )]
@@ -273,10 +274,37 @@ pub enum TrailDataEvent {
     Model,
     AsyncInvoke,
     InlineAgent,
+    /// Prompt management: the table's type is `AWS::Bedrock::PromptVersion`.
     Prompt,
+    Session,
+    FlowExecution,
+    AutomatedReasoningPolicy,
+    AutomatedReasoningPolicyVersion,
+    DataAutomationProject,
+    DataAutomationInvocation,
+    DataAutomationProfile,
+    Blueprint,
+    Tool,
+    AgentCoreCodeInterpreter,
+    AgentCoreCodeInterpreterCustom,
+    AgentCoreBrowser,
+    AgentCoreBrowserCustom,
+    AgentCoreWorkloadIdentity,
+    AgentCoreWorkloadIdentityDirectory,
+    AgentCoreTokenVault,
+    AgentCoreAPIKeyCredentialProvider,
+    AgentCoreOAuth2CredentialProvider,
+    AgentCoreRuntime,
+    AgentCoreRuntimeEndpoint,
+    AgentCoreGateway,
+    AgentCoreMemory,
 }
 
+/// How many data-event types exist (bounds `spec.cloudTrail.dataEvents`).
+pub const TRAIL_DATA_EVENT_TYPES: usize = 30;
+
 impl TrailDataEvent {
+    /// The default set (SPEC §2): the eight of the example.
     pub fn all() -> Vec<TrailDataEvent> {
         use TrailDataEvent::*;
         vec![
@@ -290,8 +318,16 @@ impl TrailDataEvent {
             Prompt,
         ]
     }
-    /// The CloudTrail `resources.type` value.
+
+    /// The CloudTrail `resources.type` value, as the data-event table names it.
     pub fn resource_type(self) -> String {
-        format!("AWS::Bedrock::{self:?}")
+        let name = format!("{self:?}");
+        match self {
+            TrailDataEvent::Prompt => "AWS::Bedrock::PromptVersion".to_string(),
+            _ => match name.strip_prefix("AgentCore") {
+                Some(rest) => format!("AWS::BedrockAgentCore::{rest}"),
+                None => format!("AWS::Bedrock::{name}"),
+            },
+        }
     }
 }

@@ -16,8 +16,10 @@ pub struct BedrockLoggingPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     #[serde(default)]
+    #[schemars(extend("format" = "int32"))]
     pub compliant_regions: u32,
     #[serde(default)]
+    #[schemars(extend("format" = "int32"))]
     pub total_regions: u32,
     /// "compliant/total", for the REGIONS printer column.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -68,6 +68,31 @@ fn pointer_to_field(pointer: &str) -> String {
     }
 }
 
+/// A schema error as the API server words it: a missing required field is named by its full
+/// path (`spec.s3.bucketName: Required value`), not by its parent object.
+fn field_error(e: &jsonschema::ValidationError<'_>) -> FieldError {
+    let parent = pointer_to_field(e.instance_path().as_str());
+    if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
+        let name = property
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| property.to_string());
+        let field = if parent == "(document)" {
+            name
+        } else {
+            format!("{parent}.{name}")
+        };
+        return FieldError {
+            message: format!("Required value: set {field}"),
+            field,
+        };
+    }
+    FieldError {
+        field: parent,
+        message: e.to_string(),
+    }
+}
+
 /// Fields the schema does not know (the API server's strict field validation rejects them;
 /// without it they would be silently dropped).
 fn unknown_fields(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
@@ -127,10 +152,7 @@ pub fn validate_value(object: &Value) -> Result<Value, Vec<FieldError>> {
     match jsonschema::validator_for(schema) {
         Ok(validator) => {
             for e in validator.iter_errors(&object) {
-                errors.push(FieldError {
-                    field: pointer_to_field(e.instance_path().as_str()),
-                    message: e.to_string(),
-                });
+                errors.push(field_error(&e));
             }
         }
         Err(e) => errors.push(FieldError {
@@ -183,4 +205,21 @@ pub fn load_policy_file(path: &str) -> Result<BedrockLoggingPolicy, PolicyFileEr
         source,
     })?;
     parse_policy(&text, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Defect: a missing required field was reported against its parent (`spec.s3: "bucketName"
+    /// is a required property`); the API server names the field itself.
+    #[test]
+    fn a_missing_required_field_is_named_by_its_full_path() {
+        let text = "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: p}\nspec:\n  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/x}}\n  s3: {keyPrefix: logs}\n";
+        let err = parse_policy(text, "p.yaml").unwrap_err().to_string();
+        assert!(err.contains("spec.s3.bucketName: Required value"), "{err}");
+        let text = "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: p}\nspec:\n  kmsKey: {create: {alias: alias/x}}\n  s3: {bucketName: b}\n";
+        let err = parse_policy(text, "p.yaml").unwrap_err().to_string();
+        assert!(err.contains("spec.regions: Required value"), "{err}");
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::IamPolicyArgs;
 use crate::api::{BedrockLoggingPolicySpec, DEFAULT_ROLE_NAME, validate_file::load_policy_file};
 use crate::engine::desired::POLICY_TAG;
+use crate::policy_doc::partition;
 
 fn wildcard(template: &str) -> String {
     template
@@ -17,19 +18,24 @@ fn wildcard(template: &str) -> String {
 
 /// The operator's IAM policy. Without a spec, resource names are wildcards scoped by type.
 pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
+    // ARNs carry the partition of the policy's regions (aws, aws-cn, aws-us-gov).
+    let p = spec
+        .and_then(|s| s.regions.first())
+        .map(|r| partition(r))
+        .unwrap_or("aws");
     let buckets: Vec<String> = match spec {
-        None => vec!["arn:aws:s3:::*".into()],
+        None => vec![format!("arn:{p}:s3:::*")],
         Some(s) => {
             let mut b = Vec::new();
             if let Some(s3) = &s.s3 {
-                b.push(format!("arn:aws:s3:::{}", wildcard(&s3.bucket_name)));
+                b.push(format!("arn:{p}:s3:::{}", wildcard(&s3.bucket_name)));
             }
             if let Some(l) = s
                 .cloud_watch
                 .as_ref()
                 .and_then(|c| c.large_data_delivery.as_ref())
             {
-                b.push(format!("arn:aws:s3:::{}", wildcard(&l.bucket_name)));
+                b.push(format!("arn:{p}:s3:::{}", wildcard(&l.bucket_name)));
             }
             b.sort();
             b.dedup();
@@ -38,13 +44,13 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
     };
     let log_groups: Vec<String> = match spec.and_then(|s| s.cloud_watch.as_ref()) {
         Some(c) => vec![
-            format!("arn:aws:logs:*:*:log-group:{}", wildcard(&c.log_group_name)),
+            format!("arn:{p}:logs:*:*:log-group:{}", wildcard(&c.log_group_name)),
             format!(
-                "arn:aws:logs:*:*:log-group:{}:*",
+                "arn:{p}:logs:*:*:log-group:{}:*",
                 wildcard(&c.log_group_name)
             ),
         ],
-        None => vec!["arn:aws:logs:*:*:log-group:*".into()],
+        None => vec![format!("arn:{p}:logs:*:*:log-group:*")],
     };
     let role_name = spec
         .and_then(|s| s.cloud_watch.as_ref())
@@ -59,7 +65,7 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
         .and_then(|c| c.role_arn.clone())
     {
         Some(arn) => arn,
-        None => format!("arn:aws:iam::*:role/{role_name}"),
+        None => format!("arn:{p}:iam::*:role/{role_name}"),
     };
     let mut statements = vec![
         json!({"Sid": "Identity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"}),
@@ -82,7 +88,7 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
             "Sid": "ManageLoggingKeys",
             "Effect": "Allow",
             "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ListResourceTags", "kms:CreateAlias"],
-            "Resource": ["arn:aws:kms:*:*:key/*", "arn:aws:kms:*:*:alias/*"]
+            "Resource": [format!("arn:{p}:kms:*:*:key/*"), format!("arn:{p}:kms:*:*:alias/*")]
         }),
         json!({
             "Sid": "ManageLogBuckets",
@@ -90,7 +96,7 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
             "Action": [
                 "s3:CreateBucket", "s3:ListBucket", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
                 "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
-                "s3:PutBucketOwnershipControls", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:PutBucketTagging"
+                "s3:PutBucketOwnershipControls", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:GetBucketTagging", "s3:PutBucketTagging"
             ],
             "Resource": buckets
         }),
@@ -126,12 +132,12 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
         }),
     ];
     let trail = match spec {
-        None => Some("arn:aws:cloudtrail:*:*:trail/*".to_string()),
+        None => Some(format!("arn:{p}:cloudtrail:*:*:trail/*")),
         Some(s) => s.cloud_trail.as_ref().map(|t| {
             if t.trail_name.starts_with("arn:") {
                 t.trail_name.clone()
             } else {
-                format!("arn:aws:cloudtrail:*:*:trail/{}", t.trail_name)
+                format!("arn:{p}:cloudtrail:*:*:trail/{}", t.trail_name)
             }
         }),
     };
@@ -139,12 +145,14 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
         statements.push(json!({
             "Sid": "BedrockDataEventsOnTrail",
             "Effect": "Allow",
-            "Action": ["cloudtrail:GetTrail", "cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"],
+            "Action": ["cloudtrail:GetTrail", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"],
             "Resource": trail
         }));
+        // A trail given by name may live in any region: ListTrails finds its home region.
+        statements.push(json!({"Sid": "FindTrails", "Effect": "Allow", "Action": "cloudtrail:ListTrails", "Resource": "*"}));
     }
     let assume = match spec {
-        None => Some("arn:aws:iam::*:role/bedrock-logging-operator".to_string()),
+        None => Some(format!("arn:{p}:iam::*:role/bedrock-logging-operator")),
         Some(s) => s.account.as_ref().and_then(|a| a.role_arn.clone()),
     };
     if let Some(role) = assume {
@@ -169,4 +177,22 @@ pub fn command(args: &IamPolicyArgs) -> ExitCode {
         serde_json::to_string_pretty(&operator_policy(spec.as_ref())).unwrap_or_default()
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Defect: `arn:aws:` was hard-coded; a GovCloud or China policy got unusable ARNs.
+    #[test]
+    fn arns_carry_the_partition_of_the_policy_regions() {
+        let text = "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: p}\nspec:\n  regions: [us-gov-west-1]\n  kmsKey: {create: {alias: alias/x}}\n  s3: {bucketName: \"b-{region}\"}\n  cloudWatch: {logGroupName: /x}\n";
+        let spec = crate::api::validate_file::parse_policy(text, "p.yaml")
+            .unwrap()
+            .spec;
+        let doc = operator_policy(Some(&spec)).to_string();
+        assert!(!doc.contains("arn:aws:"), "{doc}");
+        assert!(doc.contains("arn:aws-us-gov:s3:::b-*"), "{doc}");
+        assert!(operator_policy(None).to_string().contains("arn:aws:kms:"));
+    }
 }

@@ -55,6 +55,7 @@ fn engine_options(aws: &AwsArgs, dry_run: bool) -> EngineOptions {
         dry_run,
         region_concurrency: aws.region_concurrency,
         permission_retry: Duration::from_secs(aws.permission_retry_seconds),
+        consistency_retry: Duration::from_secs(30),
     }
 }
 
@@ -81,6 +82,7 @@ pub async fn run_once(
         spec: &spec,
         conflicts: &none,
         previous: &prev,
+        permission_grace: false,
     };
     let mut report = run_in_account(factory, &input, opts).await;
     // `check` runs in Audit; the report still shows the policy's own mode.

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     AccessDenied,
     /// AWS rejected the request as invalid: terminal until the spec changes.
     Invalid,
+    /// The service has no endpoint in the region (the name does not resolve).
+    NoEndpoint,
     /// Anything else AWS returned.
     Other,
 }
@@ -36,6 +38,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::AccessDenied => "access_denied",
             ErrorKind::Invalid => "invalid",
+            ErrorKind::NoEndpoint => "no_endpoint",
             ErrorKind::Other => "other",
         }
     }
@@ -178,6 +181,17 @@ pub fn classify(code: Option<&str>, status: Option<u16>, message: &str) -> Error
 
 /// Bedrock validates destination access at put time; right after a role or policy is created
 /// it fails with this message until IAM/S3/KMS changes propagate.
+/// A connection failure because the endpoint's name does not resolve: the service is not
+/// offered in that region (an opt-in region not enabled, or a service not launched there).
+pub fn is_no_endpoint_message(message: &str) -> bool {
+    // Only a definite "no such name" (NXDOMAIN), never a temporary resolver failure.
+    let m = message.to_ascii_lowercase();
+    !m.contains("temporary failure")
+        && (m.contains("name or service not known")
+            || m.contains("no such host")
+            || m.contains("nodename nor servname provided"))
+}
+
 pub fn is_permission_propagation_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("failed to validate permissions") || m.contains("unable to assume role")
@@ -186,6 +200,19 @@ pub fn is_permission_propagation_message(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unresolvable_endpoint_is_recognised() {
+        assert!(is_no_endpoint_message(
+            "dispatch failure: io error: client error (Connect): dns error: failed to lookup address information: Name or service not known"
+        ));
+        assert!(!is_no_endpoint_message(
+            "dispatch failure: connection refused"
+        ));
+        assert!(!is_no_endpoint_message(
+            "dns error: failed to lookup address information: Temporary failure in name resolution"
+        ));
+    }
 
     #[test]
     fn classification_table() {

@@ -48,7 +48,10 @@ pub struct FakeState {
     pub log_groups: BTreeMap<(String, String), LogGroupInfo>,
     pub roles: BTreeMap<String, FakeRole>,
     pub logging: BTreeMap<String, LoggingConfig>,
+    /// name -> trail (found by name or ARN; single-region trails only from their home region)
     pub trails: BTreeMap<String, (TrailInfo, TrailSelectors)>,
+    /// Names of trails that are not logging (StopLogging).
+    pub stopped_trails: std::collections::BTreeSet<String>,
     next_key: u32,
 }
 
@@ -118,6 +121,17 @@ impl FakeCloud {
         self.calls.lock().expect("calls").clear();
     }
 
+    /// The operations called in one region.
+    pub fn calls_of(&self, region: &str) -> Vec<String> {
+        self.calls
+            .lock()
+            .expect("calls")
+            .iter()
+            .filter(|(r, _)| r == region)
+            .map(|(_, op)| op.to_string())
+            .collect()
+    }
+
     /// Calls scoped to a region (IAM/STS calls are recorded with region "global").
     pub fn calls_in(&self, region: &str) -> usize {
         self.calls
@@ -185,6 +199,7 @@ impl FakeCloud {
             spec: "SYMMETRIC_DEFAULT".into(),
             usage: "ENCRYPT_DECRYPT".into(),
             manager: "CUSTOMER".into(),
+            created: i64::from(st.next_key),
         };
         st.keys.insert(
             (region.to_string(), id),
@@ -250,25 +265,24 @@ impl Cloud for FakeCloud {
             .and_then(|k| k.info.clone()))
     }
 
-    async fn kms_find_tagged_key(
+    async fn kms_find_tagged_keys(
         &self,
         region: &str,
         key: &str,
         value: &str,
-    ) -> Result<Option<KeyInfo>, CloudError> {
+    ) -> Result<Vec<KeyInfo>, CloudError> {
         self.enter(region, "ListKeys", "kms")?;
         let st = self.st();
-        Ok(st
+        let mut keys: Vec<KeyInfo> = st
             .keys
             .iter()
             .filter(|((r, _), _)| r == region)
-            .find(|(_, k)| {
-                k.tags.iter().any(|(tk, tv)| tk == key && tv == value)
-                    && k.info
-                        .as_ref()
-                        .is_some_and(|i| i.state != "PendingDeletion")
-            })
-            .and_then(|(_, k)| k.info.clone()))
+            .filter(|(_, k)| k.tags.iter().any(|(tk, tv)| tk == key && tv == value))
+            .filter_map(|(_, k)| k.info.clone())
+            .filter(|i| i.state != "PendingDeletion")
+            .collect();
+        keys.sort_by_key(|k| (k.created, k.key_id.clone()));
+        Ok(keys)
     }
 
     async fn kms_rotation_enabled(&self, region: &str, key_id: &str) -> Result<bool, CloudError> {
@@ -640,7 +654,39 @@ impl Cloud for FakeCloud {
 
     async fn trail_get(&self, region: &str, name: &str) -> Result<Option<TrailInfo>, CloudError> {
         self.enter(region, "GetTrail", "cloudtrail")?;
-        Ok(self.st().trails.get(name).map(|(t, _)| t.clone()))
+        Ok(self
+            .st()
+            .trails
+            .values()
+            .find(|(t, _)| {
+                (t.name == name || t.arn == name)
+                    && (t.multi_region || t.home_region == region || t.arn == name)
+            })
+            .map(|(t, _)| t.clone()))
+    }
+
+    async fn trail_list(&self, region: &str) -> Result<Vec<TrailInfo>, CloudError> {
+        self.enter(region, "ListTrails", "cloudtrail")?;
+        Ok(self
+            .st()
+            .trails
+            .values()
+            .map(|(t, _)| TrailInfo {
+                multi_region: false,
+                ..t.clone()
+            })
+            .collect())
+    }
+
+    async fn trail_is_logging(&self, region: &str, trail: &str) -> Result<bool, CloudError> {
+        self.enter(region, "GetTrailStatus", "cloudtrail")?;
+        let st = self.st();
+        let (t, _) = st
+            .trails
+            .values()
+            .find(|(t, _)| t.name == trail || t.arn == trail)
+            .ok_or_else(|| not_found("cloudtrail", "GetTrailStatus", trail))?;
+        Ok(!st.stopped_trails.contains(&t.name))
     }
 
     async fn trail_get_selectors(
@@ -651,7 +697,8 @@ impl Cloud for FakeCloud {
         self.enter(region, "GetEventSelectors", "cloudtrail")?;
         self.st()
             .trails
-            .get(name)
+            .values()
+            .find(|(t, _)| t.name == name || t.arn == name)
             .map(|(_, s)| s.clone())
             .ok_or_else(|| not_found("cloudtrail", "GetEventSelectors", name))
     }
@@ -666,7 +713,8 @@ impl Cloud for FakeCloud {
         let mut st = self.st();
         let t = st
             .trails
-            .get_mut(name)
+            .values_mut()
+            .find(|(t, _)| t.name == name || t.arn == name)
             .ok_or_else(|| not_found("cloudtrail", "PutEventSelectors", name))?;
         t.1 = TrailSelectors {
             advanced: selectors.to_vec(),

@@ -29,13 +29,14 @@ pub trait Cloud: Send + Sync {
         region: &str,
         key: &str,
     ) -> Result<Option<KeyInfo>, CloudError>;
-    /// A customer-managed key carrying tag `key=value` (crash recovery before the alias exists).
-    async fn kms_find_tagged_key(
+    /// Customer-managed keys carrying tag `key=value`, not pending deletion, oldest first
+    /// (crash recovery before the alias exists; duplicates from a lost CreateKey response).
+    async fn kms_find_tagged_keys(
         &self,
         region: &str,
         key: &str,
         value: &str,
-    ) -> Result<Option<KeyInfo>, CloudError>;
+    ) -> Result<Vec<KeyInfo>, CloudError>;
     async fn kms_rotation_enabled(&self, region: &str, key_id: &str) -> Result<bool, CloudError>;
     async fn kms_get_key_policy(&self, region: &str, key_id: &str) -> Result<String, CloudError>;
     async fn kms_create_key(
@@ -162,6 +163,10 @@ pub trait Cloud: Send + Sync {
 
     // CloudTrail
     async fn trail_get(&self, region: &str, name: &str) -> Result<Option<TrailInfo>, CloudError>;
+    /// Every trail of the account, whatever its home region (ListTrails; `multi_region` unset).
+    async fn trail_list(&self, region: &str) -> Result<Vec<TrailInfo>, CloudError>;
+    /// `GetTrailStatus.IsLogging`, asked in the trail's home region.
+    async fn trail_is_logging(&self, region: &str, trail: &str) -> Result<bool, CloudError>;
     async fn trail_get_selectors(
         &self,
         region: &str,

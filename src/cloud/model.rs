@@ -12,6 +12,8 @@ pub struct KeyInfo {
     pub usage: String,
     /// AWS or CUSTOMER.
     pub manager: String,
+    /// Creation time (epoch seconds; 0 when unknown): the oldest of duplicates keeps the alias.
+    pub created: i64,
 }
 
 impl KeyInfo {

@@ -167,6 +167,29 @@ pub struct SdkCloud {
     creds: Option<SharedCredentialsProvider>,
     limiter: Arc<Semaphore>,
     observer: Option<Arc<dyn CallObserver>>,
+    /// The account these credentials act in (STS, asked once).
+    account: tokio::sync::OnceCell<String>,
+}
+
+/// Our tags merged into a bucket's existing set (foreign tags kept; ours win on their keys).
+/// `None`: nothing to change.
+pub fn merge_tags(existing: &Tags, ours: &Tags) -> Option<Tags> {
+    let mut merged = existing.clone();
+    let mut changed = false;
+    for (k, v) in ours {
+        match merged.iter_mut().find(|(ek, _)| ek == k) {
+            Some((_, ev)) if ev == v => {}
+            Some((_, ev)) => {
+                *ev = v.clone();
+                changed = true;
+            }
+            None => {
+                merged.push((k.clone(), v.clone()));
+                changed = true;
+            }
+        }
+    }
+    changed.then_some(merged)
 }
 
 impl SdkCloud {
@@ -184,7 +207,32 @@ impl SdkCloud {
             creds,
             limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
             observer: opts.observer.clone(),
+            account: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// STS GetCallerIdentity (cached by [`Cloud::account_id`]).
+    async fn caller_account(&self) -> Result<String, CloudError> {
+        let out = self
+            .run(
+                "sts",
+                "GetCallerIdentity",
+                self.pool
+                    .sts
+                    .get_caller_identity()
+                    .customize()
+                    .config_override(self.ov_sts())
+                    .send(),
+            )
+            .await?;
+        out.account().map(String::from).ok_or_else(|| {
+            CloudError::new(
+                ErrorKind::Other,
+                "sts",
+                "GetCallerIdentity",
+                "no account in response",
+            )
+        })
     }
 
     /// Use these clients for `region` (tests: mocked clients).
@@ -257,6 +305,11 @@ where
         .map(String::from)
         .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
     let kind = match &err {
+        SdkError::DispatchFailure(_)
+            if super::error::is_no_endpoint_message(&DisplayErrorContext(&err).to_string()) =>
+        {
+            ErrorKind::NoEndpoint
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             ErrorKind::Unavailable
         }
@@ -314,6 +367,7 @@ fn key_info(m: &kms::types::KeyMetadata) -> KeyInfo {
             .key_manager()
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "CUSTOMER".into()),
+        created: m.creation_date().map(|d| d.secs()).unwrap_or(0),
     }
 }
 
@@ -335,26 +389,10 @@ fn to_sdk_s3_config(d: &S3Destination) -> Result<bedrock::types::S3Config, Cloud
 #[async_trait]
 impl Cloud for SdkCloud {
     async fn account_id(&self) -> Result<String, CloudError> {
-        let out = self
-            .run(
-                "sts",
-                "GetCallerIdentity",
-                self.pool
-                    .sts
-                    .get_caller_identity()
-                    .customize()
-                    .config_override(self.ov_sts())
-                    .send(),
-            )
-            .await?;
-        out.account().map(String::from).ok_or_else(|| {
-            CloudError::new(
-                ErrorKind::Other,
-                "sts",
-                "GetCallerIdentity",
-                "no account in response",
-            )
-        })
+        self.account
+            .get_or_try_init(|| self.caller_account())
+            .await
+            .cloned()
     }
 
     async fn kms_describe_key(
@@ -379,14 +417,15 @@ impl Cloud for SdkCloud {
         Ok(out.and_then(|o| o.key_metadata().map(key_info)))
     }
 
-    async fn kms_find_tagged_key(
+    async fn kms_find_tagged_keys(
         &self,
         region: &str,
         key: &str,
         value: &str,
-    ) -> Result<Option<KeyInfo>, CloudError> {
+    ) -> Result<Vec<KeyInfo>, CloudError> {
         let c = self.region(region);
         let mut marker: Option<String> = None;
+        let mut found = Vec::new();
         loop {
             let page = self
                 .run(
@@ -423,20 +462,26 @@ impl Cloud for SdkCloud {
                     .tags()
                     .iter()
                     .any(|t| t.tag_key() == key && t.tag_value() == value);
-                if tagged
-                    && let Some(info) = self.kms_describe_key(region, id).await?
-                    && info.state != "PendingDeletion"
-                {
-                    return Ok(Some(info));
+                if !tagged {
+                    continue;
+                }
+                // DescribeKey may not know a key created a moment ago: ask once more.
+                let mut info = self.kms_describe_key(region, id).await?;
+                if info.is_none() {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    info = self.kms_describe_key(region, id).await?;
+                }
+                if let Some(info) = info.filter(|i| i.state != "PendingDeletion") {
+                    found.push(info);
                 }
             }
-            if page.truncated() {
-                marker = page.next_marker().map(String::from);
-                if marker.is_none() {
-                    return Ok(None);
-                }
-            } else {
-                return Ok(None);
+            marker = page
+                .truncated()
+                .then(|| page.next_marker().map(String::from))
+                .flatten();
+            if marker.is_none() {
+                found.sort_by_key(|k| (k.created, k.key_id.clone()));
+                return Ok(found);
             }
         }
     }
@@ -594,12 +639,14 @@ impl Cloud for SdkCloud {
         bucket: &str,
     ) -> Result<(BucketPresence, Option<BucketEncryption>), CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let out = match self
             .run(
                 "s3",
                 "GetBucketEncryption",
                 c.s3.get_bucket_encryption()
                     .bucket(bucket)
+                    .expected_bucket_owner(&owner)
                     .customize()
                     .config_override(self.ov_s3())
                     .send(),
@@ -647,12 +694,14 @@ impl Cloud for SdkCloud {
         bucket: &str,
     ) -> Result<Option<PublicAccessBlock>, CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let out = not_found_to_none(
             self.run(
                 "s3",
                 "GetPublicAccessBlock",
                 c.s3.get_public_access_block()
                     .bucket(bucket)
+                    .expected_bucket_owner(&owner)
                     .customize()
                     .config_override(self.ov_s3())
                     .send(),
@@ -676,12 +725,14 @@ impl Cloud for SdkCloud {
         bucket: &str,
     ) -> Result<Option<String>, CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let out = not_found_to_none(
             self.run(
                 "s3",
                 "GetBucketOwnershipControls",
                 c.s3.get_bucket_ownership_controls()
                     .bucket(bucket)
+                    .expected_bucket_owner(&owner)
                     .customize()
                     .config_override(self.ov_s3())
                     .send(),
@@ -702,12 +753,14 @@ impl Cloud for SdkCloud {
         bucket: &str,
     ) -> Result<Option<String>, CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let out = not_found_to_none(
             self.run(
                 "s3",
                 "GetBucketPolicy",
                 c.s3.get_bucket_policy()
                     .bucket(bucket)
+                    .expected_bucket_owner(&owner)
                     .customize()
                     .config_override(self.ov_s3())
                     .send(),
@@ -724,6 +777,7 @@ impl Cloud for SdkCloud {
         tags: &Tags,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let mut req = c.s3.create_bucket().bucket(bucket);
         if region != "us-east-1" {
             req = req.create_bucket_configuration(
@@ -745,7 +799,32 @@ impl Cloud for SdkCloud {
             Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
             Err(e) => return Err(e),
         }
-        let tag_set = tags
+        // PutBucketTagging replaces the whole set: merge ours into what is there.
+        let current = not_found_to_none(
+            self.run(
+                "s3",
+                "GetBucketTagging",
+                c.s3.get_bucket_tagging()
+                    .bucket(bucket)
+                    .expected_bucket_owner(&owner)
+                    .customize()
+                    .config_override(self.ov_s3())
+                    .send(),
+            )
+            .await,
+        )?;
+        let existing: Tags = current
+            .map(|o| {
+                o.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(merged) = merge_tags(&existing, tags) else {
+            return Ok(());
+        };
+        let tag_set = merged
             .iter()
             .map(|(k, v)| s3::types::Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
@@ -759,6 +838,7 @@ impl Cloud for SdkCloud {
             "PutBucketTagging",
             c.s3.put_bucket_tagging()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .tagging(tagging)
                 .customize()
                 .config_override(self.ov_s3())
@@ -775,6 +855,7 @@ impl Cloud for SdkCloud {
         kms_key_arn: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let default = s3::types::ServerSideEncryptionByDefault::builder()
             .sse_algorithm(s3::types::ServerSideEncryption::AwsKms)
             .kms_master_key_id(kms_key_arn)
@@ -794,6 +875,7 @@ impl Cloud for SdkCloud {
             "PutBucketEncryption",
             c.s3.put_bucket_encryption()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .server_side_encryption_configuration(config)
                 .customize()
                 .config_override(self.ov_s3())
@@ -809,6 +891,7 @@ impl Cloud for SdkCloud {
         bucket: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let config = s3::types::PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
             .ignore_public_acls(true)
@@ -820,6 +903,7 @@ impl Cloud for SdkCloud {
             "PutPublicAccessBlock",
             c.s3.put_public_access_block()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .public_access_block_configuration(config)
                 .customize()
                 .config_override(self.ov_s3())
@@ -835,6 +919,7 @@ impl Cloud for SdkCloud {
         bucket: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         let rule = s3::types::OwnershipControlsRule::builder()
             .object_ownership(s3::types::ObjectOwnership::BucketOwnerEnforced)
             .build()
@@ -848,6 +933,7 @@ impl Cloud for SdkCloud {
             "PutBucketOwnershipControls",
             c.s3.put_bucket_ownership_controls()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .ownership_controls(controls)
                 .customize()
                 .config_override(self.ov_s3())
@@ -864,11 +950,13 @@ impl Cloud for SdkCloud {
         policy: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
+        let owner = self.account_id().await?;
         self.run(
             "s3",
             "PutBucketPolicy",
             c.s3.put_bucket_policy()
                 .bucket(bucket)
+                .expected_bucket_owner(&owner)
                 .policy(policy)
                 .customize()
                 .config_override(self.ov_s3())
@@ -1250,6 +1338,53 @@ impl Cloud for SdkCloud {
         }))
     }
 
+    async fn trail_list(&self, region: &str) -> Result<Vec<TrailInfo>, CloudError> {
+        let c = self.region(region);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .run(
+                    "cloudtrail",
+                    "ListTrails",
+                    c.trail
+                        .list_trails()
+                        .set_next_token(token.clone())
+                        .customize()
+                        .config_override(self.ov_trail())
+                        .send(),
+                )
+                .await?;
+            out.extend(page.trails().iter().map(|t| TrailInfo {
+                arn: t.trail_arn().unwrap_or_default().to_string(),
+                name: t.name().unwrap_or_default().to_string(),
+                home_region: t.home_region().unwrap_or(region).to_string(),
+                multi_region: false,
+            }));
+            token = page.next_token().map(String::from);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn trail_is_logging(&self, region: &str, trail: &str) -> Result<bool, CloudError> {
+        let c = self.region(region);
+        let out = self
+            .run(
+                "cloudtrail",
+                "GetTrailStatus",
+                c.trail
+                    .get_trail_status()
+                    .name(trail)
+                    .customize()
+                    .config_override(self.ov_trail())
+                    .send(),
+            )
+            .await?;
+        Ok(out.is_logging().unwrap_or(false))
+    }
+
     async fn trail_get_selectors(
         &self,
         region: &str,
@@ -1371,13 +1506,8 @@ struct AssumedRoleCredentials {
 }
 
 impl AssumedRoleCredentials {
-    async fn assume(
-        &self,
-    ) -> Result<
-        aws_credential_types::Credentials,
-        aws_credential_types::provider::error::CredentialsError,
-    > {
-        use aws_credential_types::provider::error::CredentialsError;
+    /// AssumeRole, its failure classified like every other AWS error (a denial is terminal).
+    async fn assume_classified(&self) -> Result<aws_credential_types::Credentials, CloudError> {
         let out = self
             .sts
             .assume_role()
@@ -1386,9 +1516,14 @@ impl AssumedRoleCredentials {
             .set_external_id(self.external_id.clone())
             .send()
             .await
-            .map_err(|e| CredentialsError::provider_error(DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| to_cloud_error("sts", "AssumeRole", e))?;
         let c = out.credentials().ok_or_else(|| {
-            CredentialsError::provider_error("AssumeRole returned no credentials")
+            CloudError::new(
+                ErrorKind::Unavailable,
+                "sts",
+                "AssumeRole",
+                "AssumeRole returned no credentials",
+            )
         })?;
         let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
         Ok(aws_credential_types::Credentials::new(
@@ -1398,6 +1533,17 @@ impl AssumedRoleCredentials {
             expiry,
             "bedrock-logging-operator-assume-role",
         ))
+    }
+
+    async fn assume(
+        &self,
+    ) -> Result<
+        aws_credential_types::Credentials,
+        aws_credential_types::provider::error::CredentialsError,
+    > {
+        self.assume_classified().await.map_err(|e| {
+            aws_credential_types::provider::error::CredentialsError::provider_error(e.to_string())
+        })
     }
 }
 
@@ -1466,13 +1612,18 @@ impl CloudFactory for SdkCloudFactory {
                     .filter(|c| c.is_ascii_alphanumeric() || "=,.@-".contains(*c))
                     .take(64)
                     .collect();
-                Some(SharedCredentialsProvider::new(AssumedRoleCredentials {
+                let provider = AssumedRoleCredentials {
                     sts: self.pool.sts.clone(),
                     role_arn: role.clone(),
                     external_id: target.external_id.clone(),
                     session_name: session,
                     cached: tokio::sync::Mutex::new(None),
-                }))
+                };
+                // Assume now, so a denial (trust, ExternalId) is seen as what it is instead
+                // of surfacing later as a dispatch failure of some other call.
+                let first = provider.assume_classified().await?;
+                *provider.cached.lock().await = Some(first);
+                Some(SharedCredentialsProvider::new(provider))
             }
         };
         let cloud = Arc::new(SdkCloud::in_pool(self.pool.clone(), creds, &self.opts));

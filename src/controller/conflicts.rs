@@ -7,22 +7,20 @@ use kube::ResourceExt;
 
 use crate::api::BedrockLoggingPolicy;
 
-/// Which account a policy governs, as far as can be told before calling AWS: the pinned id,
-/// else the account the last pass saw, else the role it assumes (or the operator's own).
-pub fn account_key(p: &BedrockLoggingPolicy) -> String {
-    let account = p.spec.account.as_ref();
-    if let Some(id) = account.and_then(|a| a.id.clone()) {
-        return format!("id:{id}");
-    }
-    if let Some(id) = p.status.as_ref().and_then(|s| s.account_id.clone()) {
-        return format!("id:{id}");
-    }
-    match account.and_then(|a| a.role_arn.as_deref()) {
-        Some(arn) => match arn.split(':').nth(4) {
-            Some(acct) if acct.len() == 12 => format!("id:{acct}"),
-            _ => format!("role:{arn}"),
-        },
-        None => "self".to_string(),
+/// The account a policy governs, as far as can be told without calling AWS for it: the
+/// account of the role it assumes, else the operator's own account (when resolved). `None`:
+/// not known yet, so it may be any account (never assumed to be elsewhere).
+pub fn governed_account(
+    p: &BedrockLoggingPolicy,
+    operator_account: Option<&str>,
+) -> Option<String> {
+    match p.spec.account.as_ref().and_then(|a| a.role_arn.as_deref()) {
+        Some(arn) => arn
+            .split(':')
+            .nth(4)
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .map(String::from),
+        None => operator_account.map(String::from),
     }
 }
 
@@ -36,19 +34,22 @@ fn age_key(p: &BedrockLoggingPolicy) -> (Option<String>, String) {
     )
 }
 
-/// Regions of `me` owned by an older policy of the same account: region → owner name.
+/// Regions of `me` (which governs `my_account`, resolved through STS) owned by an older policy
+/// of the same account: region → owner name. A policy whose account is not known yet counts as
+/// the same account: a region is never written while its owner is unknown.
 pub fn conflicts_for(
     me: &BedrockLoggingPolicy,
+    my_account: &str,
     all: &[BedrockLoggingPolicy],
+    operator_account: Option<&str>,
 ) -> BTreeMap<String, String> {
-    let mine = account_key(me);
     let my_age = age_key(me);
     let mut out = BTreeMap::new();
     for other in all {
-        if other.name_any() == me.name_any() || account_key(other) != mine {
+        if other.name_any() == me.name_any() || age_key(other) >= my_age {
             continue;
         }
-        if age_key(other) >= my_age {
+        if governed_account(other, operator_account).is_some_and(|a| a != my_account) {
             continue;
         }
         for r in &other.spec.regions {
@@ -58,6 +59,19 @@ pub fn conflicts_for(
         }
     }
     out
+}
+
+/// Ownership as the controller judges it, once the policy's own account is resolved.
+pub struct StoreOwnership<'a> {
+    pub me: &'a BedrockLoggingPolicy,
+    pub all: &'a [BedrockLoggingPolicy],
+    pub operator_account: Option<&'a str>,
+}
+
+impl crate::engine::Ownership for StoreOwnership<'_> {
+    fn owners(&self, account: &str) -> BTreeMap<String, String> {
+        conflicts_for(self.me, account, self.all, self.operator_account)
+    }
 }
 
 #[cfg(test)]
@@ -76,13 +90,61 @@ mod tests {
         p
     }
 
+    const ACCT: &str = "111122223333";
+
+    /// Defect seen on a real API server: the owner has `status.accountId`, the newcomer has no
+    /// status yet; both govern the same account (default credentials, or a role ARN in it).
+    #[test]
+    fn a_newcomer_without_status_conflicts_on_its_first_pass() {
+        let mut owner = policy("owner", 100, &["us-east-1"]);
+        owner.status = Some(crate::api::BedrockLoggingPolicyStatus {
+            account_id: Some(ACCT.into()),
+            ..Default::default()
+        });
+        let newcomer = policy("newcomer", 200, &["us-east-1"]);
+        let all = vec![owner.clone(), newcomer.clone()];
+        // Same account through the operator's default credentials.
+        assert_eq!(
+            conflicts_for(&newcomer, ACCT, &all, Some(ACCT))["us-east-1"],
+            "owner"
+        );
+        // The newcomer reaches the same account through a role ARN.
+        let mut via_role = newcomer.clone();
+        via_role.spec.account = Some(crate::api::AccountSpec {
+            role_arn: Some(format!("arn:aws:iam::{ACCT}:role/blo")),
+            ..Default::default()
+        });
+        let all = vec![owner.clone(), via_role.clone()];
+        assert_eq!(
+            conflicts_for(&via_role, ACCT, &all, Some(ACCT))["us-east-1"],
+            "owner"
+        );
+        // The owner reaches it through a role ARN, the newcomer through default credentials.
+        let mut owner_role = owner.clone();
+        owner_role.spec.account = via_role.spec.account.clone();
+        let all = vec![owner_role, newcomer.clone()];
+        assert_eq!(
+            conflicts_for(&newcomer, ACCT, &all, Some(ACCT))["us-east-1"],
+            "owner"
+        );
+        // The operator's own account is not resolved yet: the owner may be anywhere, so the
+        // newcomer does not write there.
+        let all = vec![owner.clone(), newcomer.clone()];
+        assert_eq!(
+            conflicts_for(&newcomer, ACCT, &all, None)["us-east-1"],
+            "owner"
+        );
+        // The owner is known to be in another account: no conflict.
+        assert!(conflicts_for(&newcomer, ACCT, &all, Some("999988887777")).is_empty());
+    }
+
     #[test]
     fn older_policy_owns_shared_regions() {
         let old = policy("old", 100, &["us-east-1", "eu-west-1"]);
         let new = policy("new", 200, &["us-east-1", "us-west-2"]);
         let all = vec![old.clone(), new.clone()];
-        assert!(conflicts_for(&old, &all).is_empty());
-        let c = conflicts_for(&new, &all);
+        assert!(conflicts_for(&old, ACCT, &all, Some(ACCT)).is_empty());
+        let c = conflicts_for(&new, ACCT, &all, Some(ACCT));
         assert_eq!(c.len(), 1);
         assert_eq!(c["us-east-1"], "old");
     }
@@ -91,15 +153,18 @@ mod tests {
     fn same_age_breaks_ties_by_name_and_other_accounts_do_not_conflict() {
         let a = policy("a", 100, &["us-east-1"]);
         let b = policy("b", 100, &["us-east-1"]);
-        assert!(conflicts_for(&a, &[a.clone(), b.clone()]).is_empty());
-        assert_eq!(conflicts_for(&b, &[a.clone(), b.clone()])["us-east-1"], "a");
+        assert!(conflicts_for(&a, ACCT, &[a.clone(), b.clone()], Some(ACCT)).is_empty());
+        assert_eq!(
+            conflicts_for(&b, ACCT, &[a.clone(), b.clone()], Some(ACCT))["us-east-1"],
+            "a"
+        );
         let mut other = policy("c", 50, &["us-east-1"]);
         other.spec.account = Some(crate::api::AccountSpec {
-            id: Some("210987654321".into()),
+            role_arn: Some("arn:aws:iam::210987654321:role/x".into()),
             ..Default::default()
         });
         assert!(
-            conflicts_for(&b, &[a.clone(), b.clone(), other])
+            conflicts_for(&b, ACCT, &[a.clone(), b.clone(), other], Some(ACCT))
                 .get("us-east-1")
                 .is_some_and(|o| o == "a")
         );

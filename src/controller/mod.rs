@@ -77,6 +77,10 @@ pub struct Context {
     /// When each policy's next full pass is due, for the generation it last ran at. Watch events
     /// that change no spec (our own status writes, labels) before that do not re-read AWS.
     pub due: Mutex<HashMap<String, (Option<i64>, std::time::Instant)>>,
+    /// The operator's own account (STS, resolved once): the account of policies without a role.
+    pub operator_account: tokio::sync::OnceCell<String>,
+    /// Per policy: the permission-propagation window (see [`reconcile::PermissionClock`]).
+    pub permission_clock: Mutex<HashMap<String, reconcile::PermissionClock>>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -200,11 +204,14 @@ async fn run_controller(
             // In the controller a permission-propagation error requeues with backoff instead
             // of blocking a worker; the engine still retries briefly in place.
             permission_retry: Duration::from_secs(args.aws.permission_retry_seconds.min(20)),
+            ..EngineOptions::default()
         },
         store: Some(store.clone()),
         known_policies: vec![],
         attempts: Mutex::new(HashMap::new()),
         due: Mutex::new(HashMap::new()),
+        operator_account: tokio::sync::OnceCell::new(),
+        permission_clock: Mutex::new(HashMap::new()),
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

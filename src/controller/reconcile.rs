@@ -13,14 +13,15 @@ use kube::{Api, Resource, ResourceExt};
 use rand::Rng;
 use serde_json::json;
 
-use super::conflicts::conflicts_for;
+use super::conflicts::StoreOwnership;
 use super::events::events_for;
 use super::metrics::{PolicyLabels, ResultLabels};
 use super::{Context, FIELD_MANAGER, FINALIZER};
-use crate::api::{BedrockLoggingPolicy, DeletionPolicy, RegionState};
-use crate::engine::desired::{RegionDesired, logging_matches};
+use crate::api::{BedrockLoggingPolicy, RegionState};
+use crate::cloud::{AccountTarget, ErrorKind};
+use crate::engine::phases::PROPAGATION_WINDOW;
 use crate::engine::status::{build_status, materially_equal};
-use crate::engine::{EngineError, PolicyInput, PolicyReport, account_target, run_in_account};
+use crate::engine::{EngineError, PolicyInput, PolicyReport, run_deletion, run_in_account};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -127,20 +128,105 @@ fn all_policies(ctx: &Context) -> Vec<BedrockLoggingPolicy> {
     }
 }
 
+/// The permission-propagation window of one policy: Bedrock's "Failed to validate permissions"
+/// is retried while it is recent (since the operator's last permission change, or since the
+/// error was first seen), and is terminal after [`PROPAGATION_WINDOW`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PermissionClock {
+    pub last_change: Option<Instant>,
+    pub first_error: Option<Instant>,
+}
+
+impl PermissionClock {
+    pub fn grace(&self, now: Instant) -> bool {
+        match self.last_change.max(self.first_error) {
+            None => true,
+            Some(t) => now.duration_since(t) < PROPAGATION_WINDOW,
+        }
+    }
+
+    /// Record what a pass saw.
+    pub fn update(&mut self, report: &PolicyReport, now: Instant) {
+        if report.permissions_changed {
+            self.last_change = Some(now);
+        }
+        let propagation_error = report
+            .regions
+            .iter()
+            .filter_map(|r| r.error.as_ref())
+            .any(|e| {
+                matches!(e, EngineError::Cloud(c) if c.kind == ErrorKind::PermissionPropagation)
+                    || matches!(e, EngineError::DestinationAccess { .. })
+            });
+        if !propagation_error {
+            self.first_error = None;
+        } else if self.first_error.is_none() {
+            self.first_error = Some(now);
+        }
+    }
+}
+
+/// The operator's own account (the account of every policy without a role), resolved once.
+async fn operator_account(ctx: &Context) -> Option<String> {
+    ctx.operator_account
+        .get_or_try_init(|| async {
+            let cloud = ctx
+                .factory
+                .cloud_for(&AccountTarget::default(), "blo-operator")
+                .await?;
+            cloud.account_id().await
+        })
+        .await
+        .ok()
+        .cloned()
+}
+
 async fn run_engine(
     p: &BedrockLoggingPolicy,
     previous: &BTreeMap<String, RegionState>,
     ctx: &Context,
+    deleting: bool,
 ) -> PolicyReport {
-    let conflicts = conflicts_for(p, &all_policies(ctx));
+    let all = all_policies(ctx);
+    // A deletion that cannot write (Audit, Retain) makes no AWS call, not even STS.
+    let operator = if deleting && !crate::engine::delete::deletion_writes(&p.spec) {
+        None
+    } else {
+        operator_account(ctx).await
+    };
+    let ownership = StoreOwnership {
+        me: p,
+        all: &all,
+        operator_account: operator.as_deref(),
+    };
     let name = p.name_any();
+    let now = Instant::now();
+    let grace = ctx
+        .permission_clock
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        .copied()
+        .unwrap_or_default()
+        .grace(now);
     let input = PolicyInput {
         name: &name,
         spec: &p.spec,
-        conflicts: &conflicts,
+        conflicts: &ownership,
         previous,
+        permission_grace: grace,
     };
-    run_in_account(ctx.factory.as_ref(), &input, &ctx.engine).await
+    if deleting {
+        return run_deletion(ctx.factory.as_ref(), &input, &ctx.engine).await;
+    }
+    let report = run_in_account(ctx.factory.as_ref(), &input, &ctx.engine).await;
+    ctx.permission_clock
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(name)
+        .or_default()
+        .update(&report, now);
+    report
 }
 
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -161,7 +247,7 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
         return Ok(Action::requeue(at - now));
     }
     let previous = previous_states(&p);
-    let report = run_engine(&p, &previous, &ctx).await;
+    let report = run_engine(&p, &previous, &ctx, false).await;
     let status = build_status(
         &report,
         p.metadata.generation,
@@ -278,61 +364,35 @@ async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &C
     }
 }
 
-/// Deletion: with `deletionPolicy: Disable`, turn logging off in each region where the Bedrock
-/// configuration is still this policy's. Buckets, log groups and keys are never deleted.
+/// Deletion, through the engine: with `deletionPolicy: Disable` in Enforce mode, logging is
+/// turned off where the configuration is still this policy's (planned, executed, evented);
+/// Audit and Retain make no AWS call. Buckets, log groups and keys are never deleted.
 async fn cleanup(
     p: Arc<BedrockLoggingPolicy>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let name = p.name_any();
+    let report = run_engine(&p, &BTreeMap::new(), &ctx, true).await;
+    publish_events(&p, &report, &ctx).await;
+    match report.global_error {
+        // Transient (AWS unreachable, throttled): keep the finalizer and retry with backoff.
+        Some(e) if e.stalled_reason().is_none() => return Err(ReconcileError::Cleanup(e)),
+        // Terminal (the role can no longer be assumed, access denied): retrying cannot help and
+        // would block the deletion forever. The Warning event above says what was left on.
+        Some(e) => {
+            tracing::warn!(policy = %name, error = %e, "deletion could not disable logging; releasing the finalizer (AWS left as is)");
+        }
+        None => {}
+    }
+    tracing::info!(policy = %name, changes = ?report.global_applied.iter().chain(report.regions.iter().flat_map(|r| r.applied.iter())).collect::<Vec<_>>(), "policy deleted");
     ctx.metrics.forget_policy(&name);
     ctx.due
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&name);
-    if p.spec.deletion_policy == DeletionPolicy::Retain {
-        tracing::info!(policy = %name, "deleted with deletionPolicy Retain: AWS left as is");
-        return Ok(Action::await_change());
-    }
-    let cloud = ctx
-        .factory
-        .cloud_for(&account_target(&p.spec), &format!("blo-{name}"))
-        .await
-        .map_err(|e| ReconcileError::Cleanup(e.into()))?;
-    let account = cloud
-        .account_id()
-        .await
-        .map_err(|e| ReconcileError::Cleanup(e.into()))?;
-    if let Some(pin) = p.spec.account.as_ref().and_then(|a| a.id.as_ref())
-        && *pin != account
-    {
-        // Never touch an account the policy was not allowed to write to.
-        return Ok(Action::await_change());
-    }
-    let conflicts = conflicts_for(&p, &all_policies(&ctx));
-    for region in p
-        .spec
-        .regions
-        .iter()
-        .filter(|r| !conflicts.contains_key(*r))
-    {
-        let desired = RegionDesired::resolve(&name, &p.spec, region, &account).logging_config();
-        let current = cloud
-            .bedrock_get_logging(region)
-            .await
-            .map_err(|e| ReconcileError::Cleanup(e.into()))?;
-        match current {
-            Some(c) if c.is_configured() && logging_matches(&desired, &c) => {
-                cloud
-                    .bedrock_delete_logging(region)
-                    .await
-                    .map_err(|e| ReconcileError::Cleanup(e.into()))?;
-                tracing::info!(policy = %name, region, "model invocation logging disabled (deletionPolicy Disable)");
-            }
-            _ => {
-                tracing::info!(policy = %name, region, "logging not (or no longer) this policy's: left as is")
-            }
-        }
-    }
+    ctx.permission_clock
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&name);
     Ok(Action::await_change())
 }

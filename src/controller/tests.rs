@@ -54,11 +54,14 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
             dry_run: false,
             region_concurrency: 4,
             permission_retry: Duration::from_secs(5),
+            ..EngineOptions::default()
         },
         store: None,
         known_policies: known,
         attempts: Mutex::new(HashMap::new()),
         due: Mutex::new(HashMap::new()),
+        operator_account: tokio::sync::OnceCell::new(),
+        permission_clock: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
 }
@@ -107,8 +110,9 @@ async fn converge_and_record_status(
     let input = crate::engine::PolicyInput {
         name: "p",
         spec: &p.spec,
-        conflicts: &Default::default(),
+        conflicts: &std::collections::BTreeMap::<String, String>::new(),
         previous: &Default::default(),
+        permission_grace: false,
     };
     let report = crate::engine::run_policy(fake.clone(), &input, engine).await;
     let at = k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap();
@@ -456,6 +460,8 @@ async fn drift_correction_emits_one_event_per_change() {
         known_policies: vec![],
         attempts: Mutex::new(HashMap::new()),
         due: Mutex::new(HashMap::new()),
+        operator_account: tokio::sync::OnceCell::new(),
+        permission_clock: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(
@@ -544,4 +550,95 @@ async fn our_own_status_write_does_not_trigger_another_aws_pass() {
     .await;
     task.await.unwrap().unwrap();
     assert!(!fake.calls().is_empty());
+}
+
+/// Defect seen on a real API server: the owner already has `status.accountId`, the newcomer has
+/// no status yet. Its very first pass must write nothing in the owner's region, whether it
+/// reaches the account through the operator's credentials or through a role ARN.
+#[tokio::test]
+async fn a_newcomer_without_status_writes_nothing_in_the_owners_region_on_its_first_pass() {
+    for via_role in [false, true] {
+        let fake = Arc::new(FakeCloud::new(ACCOUNT));
+        let mut owner = policy(S3_ONLY);
+        owner.metadata.name = Some("owner".into());
+        owner.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+            ));
+        owner.status = Some(crate::api::BedrockLoggingPolicyStatus {
+            account_id: Some(ACCOUNT.into()),
+            ..Default::default()
+        });
+        let role = format!("arn:aws:iam::{ACCOUNT}:role/blo");
+        let account = if via_role {
+            format!("  account: {{roleArn: \"{role}\"}}\n")
+        } else {
+            String::new()
+        };
+        let p = policy(&format!(
+            "  regions: [us-east-1]\n{account}  kmsKey: {{create: {{alias: alias/newcomer}}}}\n  s3: {{bucketName: \"newcomer-{{accountId}}-{{region}}\"}}\n"
+        ));
+        let mut s = scenario(fake.clone(), vec![owner, p.clone()]);
+        if via_role {
+            let ctx = Arc::get_mut(&mut s.ctx).expect("sole owner");
+            ctx.factory = Arc::new(FakeCloudFactory {
+                default: fake.clone(),
+                by_role: HashMap::from([(role.clone(), fake.clone())]),
+            });
+        }
+        let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+        let body = expect(
+            &mut s.handle,
+            "PATCH",
+            &format!("{POLICY_PATH}/status"),
+            serde_json::to_value(&p).unwrap(),
+        )
+        .await;
+        task.await.unwrap().unwrap();
+        let st = &body["status"];
+        assert_eq!(
+            st["regions"][0]["state"], "Conflict",
+            "via role: {via_role}"
+        );
+        assert!(
+            st["regions"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("owner")
+        );
+        assert_eq!(condition(st, "Stalled")["reason"], "Conflict");
+        assert!(
+            fake.write_calls().is_empty(),
+            "the newcomer wrote {:?} (via role: {via_role})",
+            fake.write_calls()
+        );
+    }
+}
+
+/// Defect: an Audit policy with `deletionPolicy: Disable` deleted the account's logging
+/// configuration when the CR was deleted. Audit makes no write, deletion included.
+#[tokio::test]
+async fn deleting_an_audit_policy_never_writes_whatever_its_deletion_policy() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    fake.state
+        .lock()
+        .unwrap()
+        .logging
+        .insert("us-east-1".into(), our_logging());
+    let p = deleting(policy(&format!(
+        "  mode: Audit\n  deletionPolicy: Disable\n{}",
+        S3_ONLY
+    )));
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let mut released = serde_json::to_value(&p).unwrap();
+    released["metadata"]["finalizers"] = json!([]);
+    expect(&mut s.handle, "PATCH", POLICY_PATH, released).await;
+    task.await.unwrap().unwrap();
+    assert!(fake.write_calls().is_empty(), "{:?}", fake.write_calls());
+    assert!(
+        fake.calls().is_empty(),
+        "an Audit deletion makes no AWS call at all"
+    );
+    assert!(fake.state.lock().unwrap().logging.contains_key("us-east-1"));
 }

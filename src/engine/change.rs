@@ -93,6 +93,8 @@ pub enum Change {
         selectors: Vec<AdvancedSelector>,
         summary: Vec<String>,
     },
+    /// Deletion with `deletionPolicy: Disable`, where the configuration is still this policy's.
+    DeleteLoggingConfig,
 }
 
 impl Change {
@@ -145,6 +147,9 @@ impl Change {
             }
             Change::PutTrailSelectors { trail, summary, .. } => {
                 format!("trail {trail} event selectors: {}", summary.join(", "))
+            }
+            Change::DeleteLoggingConfig => {
+                "Bedrock model invocation logging disabled (deletionPolicy Disable)".into()
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The desired state of one region, resolved from the spec (placeholders substituted).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{BedrockLoggingPolicySpec, DEFAULT_ROLE_NAME, DataType, TrailDataEvent};
 use crate::cloud::{CloudWatchDestination, LoggingConfig, S3Destination};
@@ -218,27 +218,101 @@ impl RegionDesired {
     }
 }
 
-/// Compare logging configurations the way Bedrock means them: omitted data-type flags are
-/// true, an empty prefix is no prefix.
-pub fn logging_matches(desired: &LoggingConfig, observed: &LoggingConfig) -> bool {
-    fn norm(c: &LoggingConfig) -> LoggingConfig {
-        let fix = |d: &S3Destination| S3Destination {
-            bucket: d.bucket.clone(),
-            prefix: d.prefix.clone().filter(|p| !p.is_empty()),
-        };
-        LoggingConfig {
-            s3: c.s3.as_ref().map(fix),
-            cloud_watch: c.cloud_watch.as_ref().map(|cw| CloudWatchDestination {
-                log_group: cw.log_group.clone(),
-                role_arn: cw.role_arn.clone(),
-                large_data: cw.large_data.as_ref().map(fix),
-            }),
-            text: Some(c.text.unwrap_or(true)),
-            image: Some(c.image.unwrap_or(true)),
-            embedding: Some(c.embedding.unwrap_or(true)),
-            video: Some(c.video.unwrap_or(true)),
-            audio: Some(c.audio.unwrap_or(true)),
+pub use super::judge::logging_matches;
+
+/// The CloudTrail trail the policy records Bedrock data events on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailDesired {
+    /// Name or ARN, as the spec gives it.
+    pub name: String,
+    pub types: Vec<TrailDataEvent>,
+    /// The home region when `name` is an ARN (else the trail is searched for).
+    pub home_region: Option<String>,
+    /// A region to ask CloudTrail from (ListTrails answers for every region).
+    pub ask_region: String,
+    /// Where else to look when ListTrails does not name it (every region of the policy).
+    pub search_regions: Vec<String>,
+}
+
+/// Everything a pass needs from the spec, resolved once for the governed account. Nothing after
+/// [`PolicyDesired::resolve`] reads the spec.
+#[derive(Debug, Clone)]
+pub struct PolicyDesired {
+    pub policy: String,
+    pub account: String,
+    /// Every region of the policy, in spec order (reports list them all).
+    pub all_regions: Vec<String>,
+    /// Regions this policy converges in this pass (not owned by an older policy).
+    pub regions: Vec<RegionDesired>,
+    /// Regions owned by another (older) policy: region → owner.
+    pub conflicts: BTreeMap<String, String>,
+    /// The delivery role, when there is a CloudWatch destination and a region to serve.
+    pub role: Option<RoleDesired>,
+    pub trail: Option<TrailDesired>,
+}
+
+impl PolicyDesired {
+    pub fn resolve(
+        policy: &str,
+        spec: &BedrockLoggingPolicySpec,
+        account: &str,
+        conflicts: BTreeMap<String, String>,
+    ) -> Self {
+        let regions: Vec<RegionDesired> = spec
+            .regions
+            .iter()
+            .filter(|r| !conflicts.contains_key(*r))
+            .map(|r| RegionDesired::resolve(policy, spec, r, account))
+            .collect();
+        let role = role_desired(spec, account).filter(|_| !regions.is_empty());
+        let trail = spec.cloud_trail.as_ref().map(|t| {
+            let home_region = t
+                .trail_name
+                .starts_with("arn:")
+                .then(|| t.trail_name.split(':').nth(3).map(String::from))
+                .flatten()
+                .filter(|r| !r.is_empty());
+            TrailDesired {
+                name: t.trail_name.clone(),
+                types: t.data_events.clone(),
+                ask_region: home_region
+                    .clone()
+                    .or_else(|| spec.regions.first().cloned())
+                    .unwrap_or_else(|| "us-east-1".into()),
+                home_region,
+                search_regions: spec.regions.clone(),
+            }
+        });
+        PolicyDesired {
+            policy: policy.to_string(),
+            account: account.to_string(),
+            all_regions: spec.regions.clone(),
+            regions,
+            conflicts,
+            role,
+            trail,
         }
     }
-    norm(desired) == norm(observed)
+}
+
+impl PolicyDesired {
+    /// The trail, unless this policy governs no region (every one owned by an older policy)
+    /// or the trail's home region is another policy's.
+    pub fn governed_trail(&self) -> Option<&TrailDesired> {
+        self.trail.as_ref().filter(|t| {
+            !self.regions.is_empty()
+                && t.home_region
+                    .as_ref()
+                    .is_none_or(|h| !self.conflicts.contains_key(h))
+        })
+    }
+}
+
+impl RegionDesired {
+    /// Use the role ARN IAM returned (a role found by name may live under a path).
+    pub fn set_role_arn(&mut self, observed: &str) {
+        if let Some(RoleDesired::Managed { arn, .. }) = &mut self.role {
+            *arn = observed.to_string();
+        }
+    }
 }

@@ -20,6 +20,24 @@ pub enum EngineError {
         "region {region} is already governed by policy {owner} (older policies own an account+region); remove it from one of the policies"
     )]
     Conflict { region: String, owner: String },
+    /// STS refused the role (trust, ExternalId, or the caller's own permissions).
+    #[error(
+        "spec.account.roleArn: cannot assume {role}: {message}; fix the role's trust policy (it must admit the operator's principal{external}) or spec.account.roleArn"
+    )]
+    AssumeRoleDenied {
+        role: String,
+        external: &'static str,
+        message: String,
+    },
+    /// Bedrock still cannot validate its destinations after the propagation window.
+    #[error(
+        "Bedrock in {region} cannot write to the policy's destinations ({aws}), 2 minutes after the operator's last permission change: {missing}"
+    )]
+    DestinationAccess {
+        region: String,
+        missing: String,
+        aws: String,
+    },
 }
 
 impl EngineError {
@@ -39,12 +57,15 @@ impl EngineError {
         match self {
             EngineError::Cloud(e) if e.kind == ErrorKind::AccessDenied => Some("AccessDenied"),
             EngineError::Cloud(e) if e.kind == ErrorKind::Invalid => Some("InvalidSpec"),
+            EngineError::Cloud(e) if e.kind == ErrorKind::NoEndpoint => Some("InvalidSpec"),
             // Transient, or an AWS error we cannot attribute to the spec: retry, not Stalled.
             EngineError::Cloud(_) => None,
             EngineError::Spec { .. } => Some("InvalidSpec"),
             EngineError::AccountMismatch { .. } => Some("AccountMismatch"),
             EngineError::KeyUnusable(_) => Some("KeyUnusable"),
             EngineError::Conflict { .. } => Some("Conflict"),
+            EngineError::AssumeRoleDenied { .. } => Some("AccessDenied"),
+            EngineError::DestinationAccess { .. } => Some("AccessDenied"),
         }
     }
 
@@ -56,6 +77,8 @@ impl EngineError {
             EngineError::AccountMismatch { .. } => "account_mismatch",
             EngineError::KeyUnusable(_) => "key_unusable",
             EngineError::Conflict { .. } => "conflict",
+            EngineError::AssumeRoleDenied { .. } => "assume_role_denied",
+            EngineError::DestinationAccess { .. } => "destination_access_denied",
         }
     }
 }

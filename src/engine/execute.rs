@@ -27,6 +27,31 @@ pub struct ExecContext<'a> {
     pub policy: &'a str,
     /// How long to keep retrying Bedrock's permission-propagation error.
     pub permission_retry: Duration,
+    /// How long to retry in place the errors AWS gives right after a create (eventual
+    /// consistency of KMS, IAM and CloudWatch Logs' view of a new key).
+    pub consistency_retry: Duration,
+}
+
+/// An error AWS documents for a short while after a create or policy change, not a verdict:
+/// NotFound on a key's alias / rotation / policy just after CreateKey, CloudWatch Logs' "KMS key
+/// does not exist or is not allowed" on a new key, NoSuchEntity on a role just created. Only
+/// retried when this execution made the create (`recent`): otherwise it is the answer.
+pub fn is_eventual_consistency(change: &Change, e: &CloudError, recent: bool) -> bool {
+    recent && is_consistency_error(change, e)
+}
+
+fn is_consistency_error(change: &Change, e: &CloudError) -> bool {
+    match change {
+        Change::CreateAlias { .. }
+        | Change::EnableKeyRotation { .. }
+        | Change::PutKeyPolicy { .. }
+        | Change::PutRolePolicy { .. }
+        | Change::UpdateTrust { .. } => e.kind == ErrorKind::NotFound,
+        Change::CreateLogGroup { .. } | Change::AssociateLogGroupKey { .. } => {
+            e.kind == ErrorKind::AccessDenied && e.message.to_ascii_lowercase().contains("kms key")
+        }
+        _ => false,
+    }
 }
 
 fn resolve(key: &KeyRef, created: &Option<String>) -> Result<String, EngineError> {
@@ -72,10 +97,44 @@ async fn apply_one(
     let r = cx.region;
     match change {
         Change::CreateKey { alias, policy } => {
-            let info = c
-                .kms_create_key(r, &format!("Amazon Bedrock model invocation logs ({alias}, bedrock-logging-operator policy {})", cx.policy), &to_text(policy), &cx.tags)
-                .await?;
-            *created = Some(info.arn);
+            let description = format!(
+                "Amazon Bedrock model invocation logs ({alias}, bedrock-logging-operator policy {})",
+                cx.policy
+            );
+            // ListKeys lags behind CreateKey: a key created just before a crash may not have
+            // been listed by observe. Look once more before making another one.
+            tokio::time::sleep(RELIST_DELAY).await;
+            if let Some(arn) = oldest_tagged_key(cx).await? {
+                tracing::warn!(region = r, key = %arn, "a key tagged for this policy appeared on a second listing: adopting it instead of creating another");
+                // It may not carry the statements CreateKey would have set: merge them.
+                let current = c.kms_get_key_policy(r, &arn).await?;
+                let current = crate::policy_doc::parse_document(&current).map_err(|e| {
+                    EngineError::KeyUnusable(format!("key policy of {arn} cannot be read: {e}"))
+                })?;
+                let merged = crate::policy_doc::merge_by_sid(
+                    Some(&current),
+                    &crate::policy_doc::statements(policy),
+                );
+                if !merged.is_noop() {
+                    c.kms_put_key_policy(r, &arn, &to_text(&merged.document))
+                        .await?;
+                }
+                *created = Some(arn);
+                return Ok(());
+            }
+            match c
+                .kms_create_key(r, &description, &to_text(policy), &cx.tags)
+                .await
+            {
+                Ok(info) => *created = Some(info.arn),
+                // The response was lost (timeout, 5xx): the key may exist. Look for it (ListKeys
+                // lags behind CreateKey) before anyone creates another.
+                Err(e) if e.kind == ErrorKind::Unavailable => match find_created_key(cx).await? {
+                    Some(arn) => *created = Some(arn),
+                    None => return Err(e.into()),
+                },
+                Err(e) => return Err(e.into()),
+            }
         }
         Change::CreateAlias { alias, key } => {
             c.kms_create_alias(r, alias, &resolve(key, created)?)
@@ -133,8 +192,66 @@ async fn apply_one(
             c.trail_put_advanced_selectors(home_region, trail, selectors)
                 .await?
         }
+        Change::DeleteLoggingConfig => c.bedrock_delete_logging(r).await?,
     }
     Ok(())
+}
+
+/// How long to wait before the second listing that precedes a CreateKey.
+const RELIST_DELAY: Duration = Duration::from_millis(250);
+
+/// The oldest key tagged for this policy in the region, if any.
+async fn oldest_tagged_key(cx: &ExecContext<'_>) -> Result<Option<String>, EngineError> {
+    let Some((tag, value)) = cx.tags.first() else {
+        return Ok(None);
+    };
+    Ok(cx
+        .cloud
+        .kms_find_tagged_keys(cx.region, tag, value)
+        .await?
+        .into_iter()
+        .next()
+        .map(|k| k.arn))
+}
+
+/// After a lost CreateKey response: the oldest key tagged for this policy, re-listed for up to
+/// `consistency_retry` (ListKeys lags behind CreateKey).
+async fn find_created_key(cx: &ExecContext<'_>) -> Result<Option<String>, EngineError> {
+    let start = Instant::now();
+    loop {
+        if let Some(arn) = oldest_tagged_key(cx).await? {
+            tracing::warn!(region = cx.region, key = %arn, "CreateKey response was lost; the key it created was found by its tag");
+            return Ok(Some(arn));
+        }
+        if start.elapsed() >= cx.consistency_retry {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One change, retried in place while AWS is still catching up with a create.
+async fn apply_consistent(
+    cx: &ExecContext<'_>,
+    change: &Change,
+    created: &mut Option<String>,
+    recent: bool,
+) -> Result<(), EngineError> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match apply_one(cx, change, created).await {
+            Err(EngineError::Cloud(e))
+                if is_eventual_consistency(change, &e, recent)
+                    && start.elapsed() + delay <= cx.consistency_retry =>
+            {
+                tracing::info!(region = cx.region, change = %change.describe(), error = %e, "AWS has not caught up with a create yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Apply `changes` in order; stop at the first error.
@@ -144,9 +261,17 @@ pub async fn execute(
     mut created: Option<String>,
 ) -> Executed {
     let mut out = Executed::default();
+    // A key, key policy or role this execution created or changed: AWS may not show it yet.
+    let mut recent = false;
     for change in changes {
-        match apply_one(cx, change, &mut created).await {
+        match apply_consistent(cx, change, &mut created, recent).await {
             Ok(()) => {
+                recent |= matches!(
+                    change,
+                    Change::CreateKey { .. }
+                        | Change::PutKeyPolicy { .. }
+                        | Change::CreateRole { .. }
+                );
                 let mut what = change.describe();
                 if let Some(arn) = &created {
                     what = what.replace(&KeyRef::New.to_string(), arn);

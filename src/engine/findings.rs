@@ -4,12 +4,13 @@
 use serde::Serialize;
 
 use super::change::KeyRef;
-use super::desired::{KeyDesired, RegionDesired, RoleDesired, logging_matches};
+use super::desired::{KeyDesired, RegionDesired, RoleDesired};
+use super::judge::{self, TrustVerdict};
 use super::observe::{BucketObserved, RegionObserved, RoleObserved};
-use super::plan::{alias_of, key_matches, key_ref, missing_key_statements};
+use super::plan::{alias_of, key_ref, missing_key_statements};
 use crate::api::{FindingResult, TrailDataEvent};
 use crate::cloud::{BucketPresence, TrailInfo, TrailSelectors};
-use crate::policy_doc::{bedrock_source_arn, parse_document, statements};
+use crate::policy_doc::{bedrock_source_arn, parse_document};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -66,6 +67,8 @@ pub const LOG_RETENTION: &str = "bedrocklogging_log_group_retention_set";
 pub const ROLE_CONFUSED_DEPUTY: &str = "bedrocklogging_role_confused_deputy_protection";
 pub const KEY_POLICY_CONTEXT: &str = "bedrocklogging_kms_key_policy_logs_encryption_context";
 pub const CLOUDTRAIL_DATA_EVENTS: &str = "bedrock_cloudtrail_data_events_enabled";
+/// Reported only when it fails: more than one key is tagged for the policy in a region.
+pub const SINGLE_KEY: &str = "bedrocklogging_kms_single_key";
 
 pub const CHECKS: &[CheckDef] = &[
     CheckDef {
@@ -120,6 +123,12 @@ pub const CHECKS: &[CheckDef] = &[
         id: KEY_POLICY_CONTEXT,
         title: "The key policy restricts CloudWatch Logs by encryption context",
         severity: Severity::Medium,
+        frameworks: FW_ENCRYPTION,
+    },
+    CheckDef {
+        id: SINGLE_KEY,
+        title: "One KMS key per region is tagged for the policy (no duplicate from a lost CreateKey)",
+        severity: Severity::Low,
         frameworks: FW_ENCRYPTION,
     },
     CheckDef {
@@ -184,6 +193,8 @@ pub enum TrailObserved {
     Found {
         info: TrailInfo,
         selectors: TrailSelectors,
+        /// `GetTrailStatus.IsLogging`: a stopped trail records nothing.
+        logging: bool,
     },
 }
 
@@ -208,6 +219,21 @@ pub fn evaluate(i: &FindingInputs<'_>) -> Vec<Finding> {
     out.push(confused_deputy(d, i.role));
     out.push(key_policy_context(d, o));
     out.push(cloudtrail(d, i.trail));
+    if let Some(k) = o.key.as_ref().filter(|k| !k.extra_keys.is_empty()) {
+        out.push(
+            fail(
+                SINGLE_KEY,
+                format!(
+                    "{} other key(s) in {} carry this policy's tag: {}; {} has the alias and is used. They were never deleted: schedule their deletion manually (kms schedule-key-deletion) once you have checked they encrypt nothing",
+                    k.extra_keys.len(),
+                    d.region,
+                    k.extra_keys.join(", "),
+                    k.info.arn
+                ),
+            )
+            .advisory(),
+        );
+    }
     out
 }
 
@@ -222,7 +248,7 @@ fn logging_enabled(d: &RegionDesired, o: &RegionObserved) -> Finding {
         );
     };
     let want = d.logging_config();
-    if logging_matches(&want, seen) {
+    if judge::logging_ok(&want, Some(seen)) {
         return pass(
             LOGGING_ENABLED,
             format!("logging on in {} to the policy's destinations", d.region),
@@ -301,33 +327,16 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
         .filter(|b| b.presence == BucketPresence::Owned)
     {
         None => problems.push(format!("bucket {name} does not exist")),
-        Some(b) => match &b.encryption {
-            None => problems.push(format!(
-                "bucket {name} has no default encryption; policy requires SSE-KMS with {key_label}"
-            )),
-            Some(e) if e.algorithm != "aws:kms" => problems.push(format!(
-                "bucket {name} default encryption is {}; policy requires SSE-KMS with {key_label}",
-                if e.algorithm == "AES256" {
-                    "SSE-S3 (AES256)".to_string()
-                } else {
-                    e.algorithm.clone()
-                }
-            )),
-            Some(e)
-                if !e
-                    .kms_key_id
-                    .as_deref()
-                    .is_some_and(|id| key_matches(id, &key, alias_of(d))) =>
-            {
-                problems.push(format!(
-                    "bucket {name} is encrypted with {}; policy requires {key_label}",
-                    e.kms_key_id
-                        .as_deref()
-                        .unwrap_or("the AWS-managed aws/s3 key")
-                ))
+        Some(b) => {
+            if let Some(p) = judge::bucket_encryption_problem(
+                b.encryption.as_ref(),
+                &key,
+                alias_of(d),
+                &key_label,
+            ) {
+                problems.push(format!("bucket {name} {p}"));
             }
-            Some(_) => {}
-        },
+        }
     };
     if let Some(b) = &d.bucket {
         check_bucket(&b.name, o.bucket.as_ref());
@@ -343,10 +352,12 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
                     "log group {} has no KMS key; policy requires {key_label}",
                     g.name
                 )),
-                Some(id) if !key_matches(id, &key, alias_of(d)) => problems.push(format!(
-                    "log group {} is encrypted with {id}; policy requires {key_label}",
-                    g.name
-                )),
+                Some(id) if !judge::log_group_key_ok(Some(id), &key, alias_of(d)) => {
+                    problems.push(format!(
+                        "log group {} is encrypted with {id}; policy requires {key_label}",
+                        g.name
+                    ))
+                }
                 Some(_) => {}
             },
         }
@@ -446,10 +457,10 @@ fn bucket_checks(d: &RegionDesired, o: &RegionObserved) -> Vec<Finding> {
             acl.push(format!("bucket {name} does not exist"));
             continue;
         };
-        if !b.public_access_block.is_some_and(|p| p.all_blocked()) {
+        if !judge::public_access_blocked(b.public_access_block) {
             pab.push(format!("bucket {name} does not block all public access: turn on all four public access block settings"));
         }
-        if b.ownership.as_deref() != Some("BucketOwnerEnforced") {
+        if !judge::acls_disabled(b.ownership.as_deref()) {
             acl.push(format!(
                 "bucket {name} object ownership is {}: set BucketOwnerEnforced (ACLs disabled, required by Bedrock)",
                 b.ownership.as_deref().unwrap_or("unset (ACLs enabled)")
@@ -479,7 +490,7 @@ fn retention(d: &RegionDesired, o: &RegionObserved) -> Finding {
             LOG_RETENTION,
             format!("log group {} does not exist", g.name),
         ),
-        (Some(seen), Some(want)) if seen.retention_in_days == Some(want) => {
+        (Some(seen), Some(want)) if judge::retention_ok(Some(want), seen.retention_in_days) => {
             pass(LOG_RETENTION, format!("retention {want} days"))
         }
         (Some(seen), Some(want)) => fail(
@@ -526,44 +537,34 @@ fn confused_deputy(d: &RegionDesired, role: Option<&RoleObserved>) -> Finding {
         );
     };
     let source_arn = bedrock_source_arn(&d.region, &d.account);
-    let ok = statements(&doc).iter().any(|s| {
-        let principal = s
-            .pointer("/Principal/Service")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        let cond = s
-            .get("Condition")
-            .map(|c| c.to_string())
-            .unwrap_or_default();
-        principal.contains("bedrock.amazonaws.com")
-            && cond.contains("aws:SourceAccount")
-            && cond.contains(&d.account)
-            && cond.contains("aws:SourceArn")
-            && (cond.contains(&source_arn)
-                || cond.contains(&format!("arn:aws:bedrock:*:{}:*", d.account)))
-    });
     let fix = match want {
         RoleDesired::Managed { .. } => "apply the policy to correct it",
         RoleDesired::Existing { .. } => {
             "add aws:SourceAccount and aws:SourceArn conditions to its trust policy"
         }
     };
-    if ok {
-        pass(
+    match judge::trust_verdict(&doc, &d.account, &d.region) {
+        TrustVerdict::Protected => pass(
             ROLE_CONFUSED_DEPUTY,
             format!(
                 "{} trust is limited to Bedrock in {} of {}",
                 info.arn, d.region, d.account
             ),
-        )
-    } else {
-        fail(
+        ),
+        TrustVerdict::Unprotected(why) => fail(
             ROLE_CONFUSED_DEPUTY,
             format!(
-                "{} trust does not restrict bedrock.amazonaws.com with SourceAccount {} and SourceArn {source_arn}: {fix}",
+                "{} trust does not restrict bedrock.amazonaws.com to SourceAccount {} and SourceArn {source_arn} ({why}): {fix}",
                 info.arn, d.account
             ),
-        )
+        ),
+        TrustVerdict::NotAdmitted(why) => fail(
+            ROLE_CONFUSED_DEPUTY,
+            format!(
+                "{} trust does not let Bedrock in {} assume it ({why}): {fix}",
+                info.arn, d.region
+            ),
+        ),
     }
 }
 
@@ -571,6 +572,16 @@ fn key_policy_context(d: &RegionDesired, o: &RegionObserved) -> Finding {
     let Some(k) = &o.key else {
         return fail(KEY_POLICY_CONTEXT, format!("no key in {} yet", d.region));
     };
+    if !k.policy_readable {
+        return fail(
+            KEY_POLICY_CONTEXT,
+            format!(
+                "key {} (spec.kmsKey.existing) belongs to another account: its key policy cannot be read from here (KMS does not allow GetKeyPolicy across accounts), so this check is not verified; make sure it grants logs.{}.amazonaws.com (bound to the log group's encryption context) and bedrock.amazonaws.com kms:GenerateDataKey",
+                k.info.arn, d.region
+            ),
+        )
+        .advisory();
+    }
     let missing = missing_key_statements(d, &k.policy);
     if missing.is_empty() {
         pass(
@@ -609,7 +620,20 @@ fn cloudtrail(d: &RegionDesired, trail: Option<&TrailObserved>) -> Finding {
                 "trail {name} (spec.cloudTrail.trailName) does not exist: create it or fix the name"
             ),
         ),
-        Some(TrailObserved::Found { info, selectors }) => {
+        Some(TrailObserved::Found {
+            info,
+            selectors,
+            logging,
+        }) => {
+            if !logging {
+                return fail(
+                    CLOUDTRAIL_DATA_EVENTS,
+                    format!(
+                        "trail {} is not logging (stopped): start it (cloudtrail start-logging --name {})",
+                        info.name, info.arn
+                    ),
+                );
+            }
             if !info.multi_region && info.home_region != d.region {
                 return fail(
                     CLOUDTRAIL_DATA_EVENTS,

@@ -6,7 +6,8 @@ use crate::cloud::{
 };
 
 use super::EngineError;
-use super::desired::{KeyDesired, POLICY_TAG, RegionDesired, RoleDesired};
+use super::desired::{KeyDesired, POLICY_TAG, RegionDesired, RoleDesired, TrailDesired};
+use super::findings::TrailObserved;
 use crate::policy_doc::role_policy::inline_policy_name;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,11 @@ pub struct KeyObserved {
     pub alias_present: bool,
     pub rotation: bool,
     pub policy: String,
+    /// False for a key of another account: KMS does not allow GetKeyPolicy across accounts.
+    pub policy_readable: bool,
+    /// Other keys tagged for this policy (a lost CreateKey response made a duplicate): never
+    /// deleted, reported so a human can schedule their deletion.
+    pub extra_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,14 +66,18 @@ pub async fn observe_key(
     lookup: Lookup,
 ) -> Result<Option<KeyObserved>, EngineError> {
     let r = &d.region;
+    let mut extra_keys = Vec::new();
     let found = match &d.key {
         KeyDesired::Create { alias, .. } => match cloud.kms_describe_key(r, alias).await? {
             Some(info) => Some((info, true)),
             None if lookup == Lookup::ReadOnly => None,
-            None => cloud
-                .kms_find_tagged_key(r, POLICY_TAG, &d.policy)
-                .await?
-                .map(|info| (info, false)),
+            None => {
+                // The oldest tagged key gets the alias, so the choice never flaps.
+                let mut tagged = cloud.kms_find_tagged_keys(r, POLICY_TAG, &d.policy).await?;
+                let oldest = (!tagged.is_empty()).then(|| tagged.remove(0));
+                extra_keys = tagged.into_iter().map(|k| k.arn).collect();
+                oldest.map(|info| (info, false))
+            }
         },
         KeyDesired::Existing { reference } => match cloud.kms_describe_key(r, reference).await? {
             Some(info) => Some((info, true)),
@@ -83,17 +93,28 @@ pub async fn observe_key(
     };
     // Keys pending deletion or disabled cannot answer these reliably; report what we can.
     let usable = info.state == "Enabled";
+    // A key of another account is only reachable by its ARN.
+    let foreign = info.arn.split(':').nth(4).is_some_and(|a| a != d.account);
+    let id = if foreign { &info.arn } else { &info.key_id };
     let rotation = if usable && info.is_symmetric_encrypt() {
-        cloud.kms_rotation_enabled(r, &info.key_id).await?
+        cloud.kms_rotation_enabled(r, id).await?
     } else {
         false
     };
-    let policy = cloud.kms_get_key_policy(r, &info.key_id).await?;
+    let (policy, policy_readable) = match cloud.kms_get_key_policy(r, id).await {
+        Ok(p) => (p, true),
+        Err(e) if foreign && e.kind == crate::cloud::ErrorKind::AccessDenied => {
+            (String::new(), false)
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Some(KeyObserved {
         info,
         alias_present,
         rotation,
         policy,
+        policy_readable,
+        extra_keys,
     }))
 }
 
@@ -182,4 +203,44 @@ impl RegionObserved {
             _ => None,
         }
     }
+}
+
+/// The trail, wherever it lives: by ARN in its home region; by name in the asking region (which
+/// sees its own trails and multi-region ones), else through ListTrails (every region's trails).
+/// Then its selectors and whether it is logging, from its home region.
+pub async fn observe_trail(
+    cloud: &dyn Cloud,
+    t: &TrailDesired,
+) -> Result<TrailObserved, EngineError> {
+    let ask = t.home_region.as_deref().unwrap_or(&t.ask_region);
+    let mut found = cloud.trail_get(ask, &t.name).await?;
+    if found.is_none() && t.home_region.is_none() {
+        let listed = cloud.trail_list(ask).await?;
+        if let Some(home) = listed
+            .iter()
+            .find(|l| l.name == t.name)
+            .map(|l| l.home_region.clone())
+        {
+            found = cloud.trail_get(&home, &t.name).await?;
+        }
+        // Some endpoints list only the asking region's trails: ask the policy's other regions.
+        for region in t.search_regions.iter().filter(|r| **r != ask) {
+            if found.is_some() {
+                break;
+            }
+            found = cloud.trail_get(region, &t.name).await?;
+        }
+    }
+    let Some(info) = found else {
+        return Ok(TrailObserved::Missing(t.name.clone()));
+    };
+    let selectors = cloud
+        .trail_get_selectors(&info.home_region, &info.arn)
+        .await?;
+    let logging = cloud.trail_is_logging(&info.home_region, &info.arn).await?;
+    Ok(TrailObserved::Found {
+        info,
+        selectors,
+        logging,
+    })
 }

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::EngineError;
 use super::change::{Change, KeyRef};
-use super::desired::{BucketDesired, KeyDesired, RegionDesired, logging_matches};
+use super::desired::{BucketDesired, KeyDesired, RegionDesired};
+use super::judge;
+pub use super::judge::key_matches;
 use super::observe::{BucketObserved, KeyObserved, RegionObserved};
 use crate::cloud::BucketPresence;
 use crate::policy_doc::{bucket_policy, key_policy, merge_by_sid, parse_document};
@@ -132,19 +134,6 @@ pub fn key_ref(o: &RegionObserved) -> KeyRef {
     }
 }
 
-/// True when a configured KMS key id (ARN, id or alias) designates the key.
-pub fn key_matches(configured: &str, key: &KeyRef, alias: Option<&str>) -> bool {
-    match key {
-        KeyRef::New => false,
-        KeyRef::Known(arn) => {
-            let id = arn.rsplit('/').next().unwrap_or(arn);
-            configured == arn
-                || configured == id
-                || alias.is_some_and(|a| configured == a || configured.ends_with(&format!(":{a}")))
-        }
-    }
-}
-
 /// The alias that names the policy's key, when the spec gives one.
 pub fn alias_of(d: &RegionDesired) -> Option<&str> {
     match &d.key {
@@ -191,6 +180,12 @@ fn plan_key(
                     out.push(Change::EnableKeyRotation { key: key.clone() });
                 }
             }
+            if d.manage_key_policy && !k.policy_readable {
+                return Err(EngineError::KeyUnusable(format!(
+                    "key {} (spec.kmsKey.existing) belongs to another account, whose key policy KMS does not let this account read or change: set spec.kmsKey.managePolicy: false and grant the CloudWatch Logs and Bedrock statements in the key's own account",
+                    k.info.arn
+                )));
+            }
             if d.manage_key_policy {
                 let current = parse_document(&k.policy).map_err(|e| {
                     EngineError::KeyUnusable(format!(
@@ -230,24 +225,14 @@ fn plan_bucket(
         out.push(Change::CreateBucket { bucket: b.clone() });
     }
     let seen = seen.filter(|_| !missing);
-    if seen.and_then(|s| s.ownership.as_deref()) != Some("BucketOwnerEnforced") {
+    if !judge::acls_disabled(seen.and_then(|s| s.ownership.as_deref())) {
         out.push(Change::PutOwnershipEnforced { bucket: b.clone() });
     }
-    if !seen
-        .and_then(|s| s.public_access_block)
-        .is_some_and(|p| p.all_blocked())
-    {
+    if !judge::public_access_blocked(seen.and_then(|s| s.public_access_block)) {
         out.push(Change::PutPublicAccessBlock { bucket: b.clone() });
     }
     let enc = seen.and_then(|s| s.encryption.as_ref());
-    let enc_ok = enc.is_some_and(|e| {
-        e.algorithm == "aws:kms"
-            && e.bucket_key_enabled
-            && e.kms_key_id
-                .as_deref()
-                .is_some_and(|id| key_matches(id, key, alias_of(d)))
-    });
-    if !enc_ok {
+    if judge::bucket_encryption_problem(enc, key, alias_of(d), "").is_some() {
         let was = match enc {
             None => "none".to_string(),
             Some(e) => format!(
@@ -337,11 +322,7 @@ pub fn plan_region(d: &RegionDesired, o: &RegionObserved) -> Result<RegionPlan, 
                 key: key.clone(),
             }),
             Some(seen) => {
-                if !seen
-                    .kms_key_id
-                    .as_deref()
-                    .is_some_and(|k| key_matches(k, &key, alias_of(d)))
-                {
+                if !judge::log_group_key_ok(seen.kms_key_id.as_deref(), &key, alias_of(d)) {
                     out.push(Change::AssociateLogGroupKey {
                         name: g.name.clone(),
                         key: key.clone(),
@@ -351,7 +332,7 @@ pub fn plan_region(d: &RegionDesired, o: &RegionObserved) -> Result<RegionPlan, 
         }
         let current_retention = o.log_group.as_ref().and_then(|s| s.retention_in_days);
         if let Some(days) = g.retention
-            && current_retention != Some(days)
+            && !judge::retention_ok(Some(days), current_retention)
         {
             out.push(Change::PutRetention {
                 name: g.name.clone(),
@@ -360,19 +341,22 @@ pub fn plan_region(d: &RegionDesired, o: &RegionObserved) -> Result<RegionPlan, 
         }
     }
 
-    let mut bedrock = Vec::new();
-    let desired_logging = d.logging_config();
-    let observed = o.logging.clone().unwrap_or_default();
-    if !observed.is_configured() || !logging_matches(&desired_logging, &observed) {
-        bedrock.push(Change::PutLoggingConfig {
-            config: desired_logging,
-            was_configured: observed.is_configured(),
-        });
-    }
     Ok(RegionPlan {
         destinations: out,
-        bedrock,
+        bedrock: plan_bedrock(d, o),
     })
+}
+
+/// The Bedrock step: put the logging configuration when it is off or differs.
+pub fn plan_bedrock(d: &RegionDesired, o: &RegionObserved) -> Vec<Change> {
+    let desired = d.logging_config();
+    if judge::logging_ok(&desired, o.logging.as_ref()) {
+        return vec![];
+    }
+    vec![Change::PutLoggingConfig {
+        config: desired,
+        was_configured: o.logging.as_ref().is_some_and(|l| l.is_configured()),
+    }]
 }
 
 /// Statements this region needs in the key policy that are missing (for verify-only keys).

@@ -2,8 +2,36 @@
 //! `AWS::Bedrock::<Type>` into the trail's selectors, never dropping foreign selectors.
 //! Basic selectors are converted to their advanced equivalents first (AWS allows only one kind).
 
+use super::EngineError;
+use super::change::Change;
+use super::desired::TrailDesired;
+use super::findings::TrailObserved;
 use crate::api::TrailDataEvent;
 use crate::cloud::{AdvancedSelector, BasicSelector, FieldSelector, TrailSelectors};
+
+/// The trail's changes, or the missing-trail error (it names the field).
+pub fn plan_trail(t: &TrailDesired, o: &TrailObserved) -> Result<Vec<Change>, EngineError> {
+    match o {
+        TrailObserved::Missing(name) => Err(EngineError::spec(
+            "spec.cloudTrail.trailName",
+            format!(
+                "trail {name} does not exist (looked up in {}, through ListTrails and in the policy's regions): create it, or fix the name or ARN",
+                t.home_region.as_deref().unwrap_or(&t.ask_region)
+            ),
+        )),
+        TrailObserved::Found {
+            info, selectors, ..
+        } => Ok(plan_selectors(selectors, &t.types)
+            .map(|(merged, summary)| Change::PutTrailSelectors {
+                trail: info.arn.clone(),
+                home_region: info.home_region.clone(),
+                selectors: merged,
+                summary,
+            })
+            .into_iter()
+            .collect()),
+    }
+}
 
 pub const SELECTOR_PREFIX: &str = "bedrock-logging-operator: ";
 
@@ -24,6 +52,19 @@ pub fn bedrock_selector(t: TrailDataEvent) -> AdvancedSelector {
             field("resources.type", vec![t.resource_type()]),
         ],
     }
+}
+
+/// A type an earlier version of the operator wrote; CloudTrail names it `PromptVersion`.
+pub const INVALID_PROMPT_TYPE: &str = "AWS::Bedrock::Prompt";
+
+/// One of our own selectors (by name) whose type CloudTrail does not know.
+fn is_our_invalid_selector(s: &AdvancedSelector) -> bool {
+    s.name
+        .as_deref()
+        .is_some_and(|n| n.starts_with(SELECTOR_PREFIX))
+        && s.fields.iter().any(|f| {
+            f.field == "resources.type" && f.equals.iter().any(|v| v == INVALID_PROMPT_TYPE)
+        })
 }
 
 /// True when `s` records every data event of resource type `t` (no narrowing filters).
@@ -117,6 +158,16 @@ pub fn plan_selectors(
             current.basic.len()
         ));
     }
+    // Our own selectors for a type that is not in CloudTrail's table (an earlier version wrote
+    // `AWS::Bedrock::Prompt`): AWS rejects the whole PutEventSelectors while one is there.
+    let before = selectors.len();
+    selectors.retain(|s| !is_our_invalid_selector(s));
+    if selectors.len() != before {
+        summary.push(format!(
+            "{} selector(s) of ours for {INVALID_PROMPT_TYPE} (not a CloudTrail type) replaced",
+            before - selectors.len()
+        ));
+    }
     for t in wanted {
         if !selectors.iter().any(|s| covers(s, *t)) {
             selectors.push(bedrock_selector(*t));
@@ -147,6 +198,54 @@ pub fn missing_types(current: &TrailSelectors, wanted: &[TrailDataEvent]) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_maps_to_the_table_name_and_agentcore_types_have_their_namespace() {
+        assert_eq!(
+            TrailDataEvent::Prompt.resource_type(),
+            "AWS::Bedrock::PromptVersion"
+        );
+        assert_eq!(
+            TrailDataEvent::AgentCoreAPIKeyCredentialProvider.resource_type(),
+            "AWS::BedrockAgentCore::APIKeyCredentialProvider"
+        );
+        assert_eq!(
+            TrailDataEvent::Session.resource_type(),
+            "AWS::Bedrock::Session"
+        );
+        for t in TrailDataEvent::all() {
+            assert_ne!(t.resource_type(), INVALID_PROMPT_TYPE);
+        }
+    }
+
+    #[test]
+    fn an_existing_prompt_version_selector_is_recognised_and_our_old_prompt_selector_replaced() {
+        let theirs = AdvancedSelector {
+            name: Some("prompts".into()),
+            fields: vec![
+                field("eventCategory", vec!["Data".into()]),
+                field("resources.type", vec!["AWS::Bedrock::PromptVersion".into()]),
+            ],
+        };
+        let current = TrailSelectors {
+            advanced: vec![theirs.clone()],
+            ..Default::default()
+        };
+        assert!(plan_selectors(&current, &[TrailDataEvent::Prompt]).is_none());
+        let ours_old = AdvancedSelector {
+            name: Some(format!("{SELECTOR_PREFIX}{INVALID_PROMPT_TYPE}")),
+            fields: vec![
+                field("eventCategory", vec!["Data".into()]),
+                field("resources.type", vec![INVALID_PROMPT_TYPE.into()]),
+            ],
+        };
+        let current = TrailSelectors {
+            advanced: vec![ours_old],
+            ..Default::default()
+        };
+        let (merged, _) = plan_selectors(&current, &[TrailDataEvent::Prompt]).unwrap();
+        assert_eq!(merged, vec![bedrock_selector(TrailDataEvent::Prompt)]);
+    }
 
     #[test]
     fn foreign_advanced_selectors_are_kept_and_ours_added_once() {

@@ -1,15 +1,14 @@
-//! Report: turn what each region saw and did into a per-region verdict. Pure except for
-//! [`observe_trail`], the trail read shared by the engine phases.
+//! Report: turn what each scope saw and did into a per-region verdict. Pure.
 
 use serde::Serialize;
 
 use super::EngineError;
 use super::PolicyInput;
-use super::desired::RegionDesired;
-use super::findings::{self, Finding, FindingInputs, TrailObserved};
-use super::observe::{RegionObserved, RoleObserved};
+use super::change::Change;
+use super::desired::PolicyDesired;
+use super::findings::{self, Finding, FindingInputs};
+use super::scope::{RegionWork, RoleOutcome, TrailOutcome};
 use crate::api::{Mode, RegionState};
-use crate::cloud::Cloud;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +74,8 @@ pub struct PolicyReport {
     /// Global changes still needed (role, trail), in Audit / dry run.
     pub global_pending: Vec<String>,
     pub global_applied: Vec<String>,
+    /// This pass changed a role, key policy or bucket policy Bedrock depends on.
+    pub permissions_changed: bool,
 }
 
 impl PolicyReport {
@@ -104,6 +105,7 @@ impl PolicyReport {
             global_error: Some(e),
             global_pending: vec![],
             global_applied: vec![],
+            permissions_changed: false,
         }
     }
 
@@ -141,41 +143,12 @@ impl PolicyReport {
     }
 }
 
-pub async fn observe_trail(
-    cloud: &dyn Cloud,
-    region: &str,
-    name: &str,
-) -> Result<TrailObserved, EngineError> {
-    match cloud.trail_get(region, name).await? {
-        None => Ok(TrailObserved::Missing(name.to_string())),
-        Some(info) => {
-            let selectors = cloud
-                .trail_get_selectors(&info.home_region, &info.arn)
-                .await?;
-            Ok(TrailObserved::Found { info, selectors })
-        }
-    }
-}
-
-pub struct RegionOutcome {
-    pub desired: RegionDesired,
-    pub observed: Option<RegionObserved>,
-    pub pending: Vec<String>,
-    pub applied: Vec<String>,
-    pub error: Option<EngineError>,
-    pub key_arn: Option<String>,
-}
-
 pub struct AssembleInputs<'a> {
     pub input: &'a PolicyInput<'a>,
-    pub account: String,
-    pub works: Vec<RegionOutcome>,
-    pub role_observed: Option<RoleObserved>,
-    pub role_error: Option<EngineError>,
-    pub trail_observed: Option<TrailObserved>,
-    pub trail_error: Option<EngineError>,
-    pub global_planned: Vec<String>,
-    pub global_applied: Vec<String>,
+    pub desired: &'a PolicyDesired,
+    pub works: Vec<RegionWork>,
+    pub role: Option<RoleOutcome>,
+    pub trail: Option<TrailOutcome>,
     pub wrote: bool,
 }
 
@@ -203,12 +176,30 @@ pub fn region_state(
     }
 }
 
+fn describe_all(changes: &[Change]) -> Vec<String> {
+    changes.iter().map(Change::describe).collect()
+}
+
 pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
-    let spec = a.input.spec;
-    let global_error = a.role_error.clone().or(a.trail_error.clone());
+    let role_error = a.role.as_ref().and_then(|r| r.error.clone());
+    let trail_error = a.trail.as_ref().and_then(|t| t.error.clone());
+    let role_observed = a.role.as_ref().and_then(|r| r.observed.as_ref());
+    let trail_observed = a.trail.as_ref().and_then(|t| t.observed.as_ref());
+    let mut global_pending = Vec::new();
+    let mut global_applied = Vec::new();
+    for (plan, applied) in a
+        .role
+        .iter()
+        .map(|r| (&r.plan, &r.applied))
+        .chain(a.trail.iter().map(|t| (&t.plan, &t.applied)))
+    {
+        global_pending.extend(describe_all(plan));
+        global_applied.extend(applied.iter().cloned());
+    }
+    let global_error = role_error.clone().or(trail_error.clone());
     let mut regions = Vec::new();
-    for region in &spec.regions {
-        if let Some(owner) = a.input.conflicts.get(region) {
+    for region in &a.desired.all_regions {
+        if let Some(owner) = a.desired.conflicts.get(region) {
             regions.push(RegionReport {
                 region: region.clone(),
                 state: RegionState::Conflict,
@@ -227,30 +218,35 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
             continue;
         };
         let d = &w.desired;
-        let findings = match &w.observed {
+        let findings = match &w.scope.observed {
             Some(o) => findings::evaluate(&FindingInputs {
                 desired: d,
                 observed: o,
-                role: a.role_observed.as_ref(),
-                trail: a.trail_observed.as_ref(),
+                role: role_observed,
+                trail: trail_observed,
             }),
             None => vec![],
         };
         // A role or trail failure concerns every region that depends on it.
         let error = w
+            .scope
             .error
             .clone()
-            .or_else(|| match (&a.role_error, &d.role) {
+            .or_else(|| match (&role_error, &d.role) {
                 (Some(e), Some(_)) => Some(e.clone()),
                 _ => None,
             })
-            .or_else(|| match (&a.trail_error, d.trail_events.is_empty()) {
+            .or_else(|| match (&trail_error, d.trail_events.is_empty()) {
                 (Some(e), false) => Some(e.clone()),
                 _ => None,
             });
+        let pending_here = describe_all(&w.scope.plan.destinations)
+            .into_iter()
+            .chain(describe_all(&w.scope.plan.bedrock))
+            .collect::<Vec<_>>();
         // Global changes (role, trail) still pending keep the regions that depend on them open.
         let depends_on_global = d.role.is_some() || !d.trail_events.is_empty();
-        let pending = !w.pending.is_empty() || (depends_on_global && !a.global_planned.is_empty());
+        let pending = !pending_here.is_empty() || (depends_on_global && !global_pending.is_empty());
         let failing = findings.iter().any(|f| f.blocks_compliance());
         let state = region_state(
             a.wrote,
@@ -263,8 +259,8 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
             region: region.clone(),
             state,
             findings,
-            pending: w.pending.clone(),
-            applied: w.applied.clone(),
+            pending: pending_here,
+            applied: w.scope.applied.clone(),
             error,
             resources: Resources {
                 kms_key_arn: w.key_arn.clone(),
@@ -277,12 +273,14 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
     }
     PolicyReport {
         policy: a.input.name.to_string(),
-        mode: spec.mode,
-        account_id: Some(a.account),
+        mode: a.input.spec.mode,
+        account_id: Some(a.desired.account.clone()),
         global_error,
         regions,
-        global_pending: a.global_planned,
-        global_applied: a.global_applied,
+        global_pending,
+        global_applied,
+        permissions_changed: a.role.as_ref().is_some_and(|r| r.changed_permissions)
+            || a.works.iter().any(|w| w.scope.changed_permissions),
     }
 }
 

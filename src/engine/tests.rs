@@ -36,6 +36,7 @@ fn opts() -> EngineOptions {
         dry_run: false,
         region_concurrency: 4,
         permission_retry: Duration::from_secs(10),
+        consistency_retry: Duration::from_secs(5),
     }
 }
 
@@ -51,6 +52,7 @@ async fn run_with(
         spec: s,
         conflicts,
         previous,
+        permission_grace: false,
     };
     run_policy(fake.clone(), &input, o).await
 }
@@ -166,7 +168,7 @@ async fn foreign_bucket_and_key_policy_statements_survive() {
     let foreign_key_stmt = serde_json::json!({"Sid": "SecurityTeamDecrypt", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/sec"}, "Action": "kms:Decrypt", "Resource": "*"});
     fake.add_key(
         "us-east-1",
-        KeyInfo { arn: "arn:aws:kms:us-east-1:123456789012:key/k1".into(), key_id: "k1".into(), enabled: true, state: "Enabled".into(), spec: "SYMMETRIC_DEFAULT".into(), usage: "ENCRYPT_DECRYPT".into(), manager: "CUSTOMER".into() },
+        KeyInfo { arn: "arn:aws:kms:us-east-1:123456789012:key/k1".into(), key_id: "k1".into(), enabled: true, state: "Enabled".into(), spec: "SYMMETRIC_DEFAULT".into(), usage: "ENCRYPT_DECRYPT".into(), manager: "CUSTOMER".into(), created: 0 },
         &serde_json::json!({"Version": "2012-10-17", "Statement": [root.clone(), foreign_key_stmt.clone()]}).to_string(),
     );
     fake.state
@@ -248,6 +250,7 @@ fn key(state: &str, enabled: bool, spec: &str) -> KeyInfo {
         spec: spec.into(),
         usage: "ENCRYPT_DECRYPT".into(),
         manager: "CUSTOMER".into(),
+        created: 0,
     }
 }
 
@@ -532,6 +535,7 @@ async fn two_policies_sharing_the_delivery_role_do_not_overwrite_each_other() {
                 spec: &s,
                 conflicts: &BTreeMap::new(),
                 previous: &prev,
+                permission_grace: false,
             };
             run_policy(fake, &input, &opts()).await
         }

@@ -14,8 +14,14 @@ use blo::cloud::sdk::{SdkCloud, SdkOptions};
 use serde_json::Value;
 
 pub struct Moto {
+    /// Where clients go: the strict AWS layer in front of moto (or moto itself with
+    /// `BLO_STRICT=0`).
     pub url: String,
-    /// The watchdog shell (it ends moto when this process ends).
+    /// moto itself (its recorder, state dumps; setup a test wants to make behind AWS's back).
+    pub moto_url: String,
+    /// Whether the strict layer is in front.
+    pub strict: bool,
+    /// The watchdog shell (it ends moto and the proxy when this process ends).
     _watchdog: std::sync::Mutex<std::process::Child>,
 }
 
@@ -34,51 +40,95 @@ fn moto_server_path() -> String {
     p
 }
 
-fn start() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// The strict layer is on unless `BLO_STRICT=0` (then the suite runs on the plain emulator).
+fn strict_wanted() -> bool {
+    std::env::var("BLO_STRICT").map_or(true, |v| v != "0")
+}
+
+/// The strict layer's configuration for the integration tests: every rule on, and S3 calls
+/// without `ExpectedBucketOwner` refused (SPEC §3: every S3 call carries it).
+pub const STRICT_CONFIG: &str = r#"{"enable":["s3_require_expected_owner"]}"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+fn wait_up(url: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if ureq::get(url).call().is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn start() -> Moto {
+    let port = free_port();
     let server = moto_server_path();
-    // A watchdog shell stops moto when this test process goes away.
+    let strict = strict_wanted();
+    let proxy_port = free_port();
+    let python = std::path::Path::new(&server)
+        .with_file_name("python3")
+        .display()
+        .to_string();
+    let proxy = format!("{}/tests/strict/strict_aws.py", env!("CARGO_MANIFEST_DIR"));
+    let proxy_cmd = if strict {
+        format!(
+            "'{python}' '{proxy}' --upstream http://127.0.0.1:{port} --port {proxy_port} --quiet --config '{STRICT_CONFIG}' >/dev/null 2>&1 & p=$!; "
+        )
+    } else {
+        "p=; ".to_string()
+    };
+    // A watchdog shell stops moto (and the proxy) when this test process goes away.
     let script = format!(
-        "'{server}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $m",
+        "'{server}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; {proxy_cmd}while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $m $p",
         parent = std::process::id()
     );
-    let watchdog = Command::new("sh")
+    let mut watchdog = Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
         .spawn()
         .expect("spawn moto");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if ureq::get(&format!("{url}/moto-api/data.json"))
-            .call()
-            .is_ok()
-        {
-            return Moto {
-                url,
-                _watchdog: std::sync::Mutex::new(watchdog),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let moto_url = format!("http://127.0.0.1:{port}");
+    let url = if strict {
+        format!("http://127.0.0.1:{proxy_port}")
+    } else {
+        moto_url.clone()
+    };
+    let up = wait_up(&format!("{moto_url}/moto-api/data.json"))
+        && (!strict || wait_up(&format!("{url}/strict-api/health")));
+    if !up {
+        let _ = watchdog.kill();
+        let _ = watchdog.wait();
+        panic!("moto (port {port}) or the strict layer (port {proxy_port}) did not start");
     }
-    let mut watchdog = watchdog;
-    let _ = watchdog.kill();
-    let _ = watchdog.wait();
-    panic!("moto did not start on port {port}");
+    Moto {
+        url,
+        moto_url,
+        strict,
+        _watchdog: std::sync::Mutex::new(watchdog),
+    }
 }
 
 /// The shared emulator, reset to an empty account, and a guard serializing the tests.
 pub async fn fresh() -> (&'static Moto, tokio::sync::MutexGuard<'static, ()>) {
     let guard = SERIAL.lock().await;
     let moto = MOTO.get_or_init(start);
-    ureq::post(&format!("{}/moto-api/reset", moto.url))
+    ureq::post(&format!("{}/moto-api/reset", moto.moto_url))
         .send_empty()
         .expect("reset moto");
+    if moto.strict {
+        ureq::post(&format!("{}/strict-api/reset", moto.url))
+            .send_empty()
+            .expect("reset the strict layer");
+    }
     (moto, guard)
 }
 
@@ -88,10 +138,26 @@ impl Moto {
             .await
     }
 
+    /// The test's own clients (setup, drift made behind the operator's back, reading AWS's
+    /// state back) talk to moto directly; the operator under test goes through the strict
+    /// layer ([`Moto::env`], [`Moto::cloud`]).
     pub async fn config_as(&self, creds: Credentials) -> SdkConfig {
+        self.config_at(&self.moto_url, creds).await
+    }
+
+    /// The operator's view: through the strict layer.
+    pub async fn operator_config(&self) -> SdkConfig {
+        self.config_at(
+            &self.url,
+            Credentials::new("testing", "testing", None, None, "test"),
+        )
+        .await
+    }
+
+    async fn config_at(&self, url: &str, creds: Credentials) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
+            .endpoint_url(url)
             .credentials_provider(creds)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
             .load()
@@ -151,35 +217,118 @@ impl Moto {
     }
 
     pub async fn cloud(&self) -> Arc<SdkCloud> {
-        Arc::new(SdkCloud::new(self.config().await, &SdkOptions::default()))
+        Arc::new(SdkCloud::new(
+            self.operator_config().await,
+            &SdkOptions::default(),
+        ))
+    }
+
+    /// Create a role in another moto account (header `x-moto-account-id`) that `trusted`
+    /// may assume, optionally only with `external_id`, as the strict layer (and STS) requires.
+    pub fn create_assumable_role(
+        &self,
+        account: &str,
+        name: &str,
+        trusted: &str,
+        external_id: Option<&str>,
+    ) -> String {
+        let mut stmt = serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{trusted}:root")},
+            "Action": "sts:AssumeRole"
+        });
+        if let Some(x) = external_id {
+            stmt["Condition"] = serde_json::json!({"StringEquals": {"sts:ExternalId": x}});
+        }
+        let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [stmt]}).to_string();
+        let form = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={}&AssumeRolePolicyDocument={}",
+            urlencoding::encode(name),
+            urlencoding::encode(&trust)
+        );
+        ureq::post(&self.moto_url)
+            .header("x-moto-account-id", account)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .send(&form)
+            .expect("create role");
+        format!("arn:aws:iam::{account}:role/{name}")
     }
 
     pub fn start_recording(&self) {
-        ureq::post(&format!("{}/moto-api/recorder/reset-recording", self.url))
-            .send_empty()
+        ureq::post(&format!(
+            "{}/moto-api/recorder/reset-recording",
+            self.moto_url
+        ))
+        .send_empty()
+        .unwrap();
+        ureq::post(&format!(
+            "{}/moto-api/recorder/start-recording",
+            self.moto_url
+        ))
+        .send_empty()
+        .unwrap();
+    }
+
+    /// Change the strict layer's configuration (a JSON patch, see tests/strict/README.md).
+    /// A no-op without the strict layer.
+    pub fn strict_config(&self, patch: &str) {
+        if self.strict {
+            ureq::post(&format!("{}/strict-api/config", self.url))
+                .header("Content-Type", "application/json")
+                .send(patch)
+                .expect("configure the strict layer");
+        }
+    }
+
+    /// The strict rules that fired so far (JSON lines), optionally of one rule.
+    pub fn strict_fired(&self, rule: &str) -> Vec<Value> {
+        if !self.strict {
+            return vec![];
+        }
+        let body = ureq::get(&format!("{}/strict-api/log?rule={rule}", self.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
             .unwrap();
-        ureq::post(&format!("{}/moto-api/recorder/start-recording", self.url))
-            .send_empty()
-            .unwrap();
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// Every recorded request as (region, service, operation, is_write).
     pub fn recorded(&self) -> Vec<Call> {
         let body = ureq::get(&format!(
             "{}/moto-api/recorder/download-recording",
-            self.url
+            self.moto_url
         ))
         .call()
         .unwrap()
         .body_mut()
         .read_to_string()
         .unwrap();
-        ureq::post(&format!("{}/moto-api/recorder/stop-recording", self.url))
-            .send_empty()
-            .unwrap();
+        ureq::post(&format!(
+            "{}/moto-api/recorder/stop-recording",
+            self.moto_url
+        ))
+        .send_empty()
+        .unwrap();
         body.lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| Call::parse(&serde_json::from_str(l).unwrap()))
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            // The strict layer's own reads and writes are not the operator's.
+            .filter(|v| {
+                !v["headers"].as_object().is_some_and(|h| {
+                    h.keys()
+                        .any(|k| k.eq_ignore_ascii_case("x-strict-aws-internal"))
+                })
+            })
+            .map(|v| Call::parse(&v))
             .collect()
     }
 
