@@ -36,7 +36,7 @@ test-strict: venv
 	bash tests/strict/run.sh
 
 test-packaging: build
-	BLO_BIN=$(BIN) bash hack/test-packaging.sh
+	BLO_BIN=$(BIN) $(if $(wildcard $(CURDIR)/target/reports-sample/*.json),BLO_REPORTS_DIR=$(CURDIR)/target/reports-sample) bash hack/test-packaging.sh
 
 ## crds: regenerate the CRD from the Rust types (a test fails when it drifts)
 crds:

@@ -27,6 +27,33 @@ if [[ "$want" != "$have" ]] \
   echo "$want" > "$marker"
 fi
 
+# promtool (Prometheus' rule checker, for tests/packaging/test_alerts.py and test_dashboard.py).
+# When it is not on PATH, take it from Debian's `prometheus` package: only the promtool binary,
+# unpacked into the venv (the package's Prometheus server and its service are not installed).
+# Without apt (or as non-root with no package lists) the promtool tests skip, saying why.
+install_promtool() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  candidate() { apt-cache policy prometheus 2>/dev/null | grep -Eq 'Candidate: [0-9]'; }
+  if ! candidate && [[ "$(id -u)" == 0 ]]; then
+    apt-get update -qq >/dev/null || return 1
+  fi
+  candidate || return 1
+  local tmp
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) \
+    && dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root" \
+    && install -m 0755 "$tmp/root/usr/bin/promtool" "$venv/bin/promtool"; then
+    rm -rf "$tmp"
+    return 0
+  fi
+  rm -rf "$tmp"
+  return 1
+}
+export PATH="$venv/bin:$PATH"
+if ! command -v promtool >/dev/null 2>&1; then
+  install_promtool || echo "note: promtool could not be installed (Debian package prometheus); its tests will skip" >&2
+fi
+
 export PYTHONDONTWRITEBYTECODE=1
 set +e
 "$venv/bin/python" -m pytest -q tests/packaging "$@"

@@ -14,3 +14,15 @@ pub mod cloud;
 pub mod controller;
 pub mod engine;
 pub mod policy_doc;
+
+/// `s` cut to at most `max` bytes (on a character boundary), with "..." when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}

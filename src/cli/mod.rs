@@ -37,7 +37,14 @@ pub enum Command {
     IamPolicy(IamPolicyArgs),
     /// Print the Kubernetes permissions the controller uses (JSON), for packaging checks.
     #[command(hide = true)]
-    RbacRules,
+    RbacRules(RbacRulesArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RbacRulesArgs {
+    /// The `run --reports` mode whose report permissions to include.
+    #[arg(long, value_enum, default_value_t = crate::controller::reports::ReportsMode::Auto)]
+    pub reports: crate::controller::reports::ReportsMode,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -118,10 +125,10 @@ pub fn main() -> ExitCode {
             print!("{}", crate::api::crd::crd_yaml());
             ExitCode::SUCCESS
         }
-        Command::RbacRules => {
+        Command::RbacRules(args) => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&crate::controller::rbac::rules_json())
+                serde_json::to_string_pretty(&crate::controller::rbac::rules_json(args.reports))
                     .unwrap_or_default()
             );
             ExitCode::SUCCESS

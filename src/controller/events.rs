@@ -19,14 +19,7 @@ fn action(verb: &str, scope: &str, note: &str) -> String {
 }
 
 fn truncate(s: String) -> String {
-    if s.len() <= 1000 {
-        return s;
-    }
-    let mut end = 997;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
+    crate::truncate(&s, 1000)
 }
 
 pub fn events_for(

@@ -29,6 +29,37 @@ pub struct PolicyLabels {
     pub policy: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    pub policy: String,
+    pub region: String,
+    /// A compliance check id (a fixed, compiled-in set).
+    pub check: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabels {
+    pub policy: String,
+    pub account: String,
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TamperLabels {
+    pub policy: String,
+    pub region: String,
+    /// `eventSource:eventName`, one of the events treated as tampering (a fixed set).
+    pub event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub version: &'static str,
+}
+
+/// The per-check and per-region label sets of one policy.
+type PolicySeries = (Vec<CheckLabels>, Vec<RegionLabels>);
+
 pub struct Metrics {
     pub registry: Registry,
     pub reconciles: Family<ResultLabels, Counter>,
@@ -37,6 +68,13 @@ pub struct Metrics {
     pub drift_corrections: Family<PolicyLabels, Counter>,
     pub compliant_regions: Family<PolicyLabels, Gauge>,
     pub total_regions: Family<PolicyLabels, Gauge>,
+    pub check_passing: Family<CheckLabels, Gauge>,
+    pub region_compliant: Family<RegionLabels, Gauge>,
+    pub tamper_events: Family<TamperLabels, Counter>,
+    pub policy_ready: Family<PolicyLabels, Gauge>,
+    pub build_info: Family<VersionLabels, Gauge>,
+    /// The per-region and per-check series each policy has, so they go with the policy.
+    series: std::sync::Mutex<std::collections::HashMap<String, PolicySeries>>,
 }
 
 impl Default for Metrics {
@@ -74,6 +112,41 @@ impl Default for Metrics {
         );
         let total_regions = Family::<PolicyLabels, Gauge>::default();
         registry.register("regions", "Regions per policy", total_regions.clone());
+        let check_passing = Family::<CheckLabels, Gauge>::default();
+        registry.register(
+            "check_passing",
+            "1 while a compliance check passes (or is not failing) in a region of a policy, 0 while it fails",
+            check_passing.clone(),
+        );
+        let region_compliant = Family::<RegionLabels, Gauge>::default();
+        registry.register(
+            "region_compliant",
+            "1 while a region of a governed account is compliant with the policy, 0 otherwise",
+            region_compliant.clone(),
+        );
+        let tamper_events = Family::<TamperLabels, Counter>::default();
+        registry.register(
+            "tamper_events",
+            "Tamper events seen (API calls that undo the policy), by policy, region and event",
+            tamper_events.clone(),
+        );
+        let policy_ready = Family::<PolicyLabels, Gauge>::default();
+        registry.register(
+            "policy_ready",
+            "1 while the policy's Ready condition is True, 0 otherwise",
+            policy_ready.clone(),
+        );
+        let build_info = Family::<VersionLabels, Gauge>::default();
+        registry.register(
+            "build_info",
+            "Always 1: the version of the running operator",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&VersionLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
         Metrics {
             registry,
             reconciles,
@@ -82,6 +155,12 @@ impl Default for Metrics {
             drift_corrections,
             compliant_regions,
             total_regions,
+            check_passing,
+            region_compliant,
+            tamper_events,
+            policy_ready,
+            build_info,
+            series: Default::default(),
         }
     }
 }
@@ -102,6 +181,60 @@ impl Metrics {
         self.compliant_regions.remove(&l);
         self.total_regions.remove(&l);
         self.drift_corrections.remove(&l);
+        self.policy_ready.remove(&l);
+        self.replace_series(policy, vec![], vec![]);
+    }
+
+    /// Set the per-check and per-region gauges of a policy from its latest report; series of
+    /// regions or checks it no longer has are removed.
+    pub fn record_compliance(&self, report: &crate::engine::PolicyReport, ready: bool) {
+        let policy = report.policy.clone();
+        let account = report.account_id.clone().unwrap_or_default();
+        let mut checks = Vec::new();
+        let mut regions = Vec::new();
+        for r in &report.regions {
+            let rl = RegionLabels {
+                policy: policy.clone(),
+                account: account.clone(),
+                region: r.region.clone(),
+            };
+            self.region_compliant
+                .get_or_create(&rl)
+                .set(i64::from(r.state == crate::api::RegionState::Compliant));
+            regions.push(rl);
+            for f in &r.findings {
+                let cl = CheckLabels {
+                    policy: policy.clone(),
+                    region: r.region.clone(),
+                    check: f.id,
+                };
+                self.check_passing
+                    .get_or_create(&cl)
+                    .set(i64::from(f.status != crate::api::FindingResult::Fail));
+                checks.push(cl);
+            }
+        }
+        self.policy_ready
+            .get_or_create(&PolicyLabels {
+                policy: policy.clone(),
+            })
+            .set(i64::from(ready));
+        self.replace_series(&policy, checks, regions);
+    }
+
+    fn replace_series(&self, policy: &str, checks: Vec<CheckLabels>, regions: Vec<RegionLabels>) {
+        let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((old_checks, old_regions)) = map.remove(policy) {
+            for c in old_checks.iter().filter(|c| !checks.contains(c)) {
+                self.check_passing.remove(c);
+            }
+            for r in old_regions.iter().filter(|r| !regions.contains(r)) {
+                self.region_compliant.remove(r);
+            }
+        }
+        if !checks.is_empty() || !regions.is_empty() {
+            map.insert(policy.to_string(), (checks, regions));
+        }
     }
 }
 
@@ -124,6 +257,96 @@ impl CallObserver for MetricsObserver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/metrics.txt (what the dashboard and alerts may name) equals the families of a scrape.
+    #[test]
+    fn the_documented_families_are_exactly_the_exported_ones() {
+        // A family shows in a scrape once it has a series: give each one, as a running
+        // controller does after its first pass (and its first tamper event).
+        let m = Metrics::default();
+        m.reconciles
+            .get_or_create(&ResultLabels {
+                result: "compliant",
+            })
+            .inc();
+        m.reconcile_duration.observe(0.1);
+        MetricsObserver(Arc::new(Metrics::default())).observe("s3", "GetBucketPolicy", "ok");
+        m.aws_calls
+            .get_or_create(&CallLabels {
+                service: "s3",
+                operation: "GetBucketPolicy",
+                outcome: "ok",
+            })
+            .inc();
+        let p = PolicyLabels { policy: "p".into() };
+        m.drift_corrections.get_or_create(&p).inc();
+        m.compliant_regions.get_or_create(&p).set(1);
+        m.total_regions.get_or_create(&p).set(1);
+        m.tamper_events
+            .get_or_create(&TamperLabels {
+                policy: "p".into(),
+                region: "us-east-1".into(),
+                event: "bedrock.amazonaws.com:DeleteModelInvocationLoggingConfiguration",
+            })
+            .inc();
+        let report = crate::engine::PolicyReport {
+            policy: "p".into(),
+            mode: crate::api::Mode::Enforce,
+            account_id: Some("123456789012".into()),
+            global_error: None,
+            regions: vec![crate::engine::RegionReport {
+                region: "us-east-1".into(),
+                state: crate::api::RegionState::Compliant,
+                findings: vec![crate::engine::Finding {
+                    id: crate::engine::findings::LOGGING_ENABLED,
+                    severity: crate::engine::findings::Severity::High,
+                    status: crate::api::FindingResult::Pass,
+                    message: String::new(),
+                }],
+                pending: vec![],
+                applied: vec![],
+                error: None,
+                resources: Default::default(),
+            }],
+            global_pending: vec![],
+            global_applied: vec![],
+            permissions_changed: false,
+        };
+        m.record_compliance(&report, true);
+        let text = m.encode();
+        assert!(text.contains(
+            "bedrock_logging_check_passing{policy=\"p\",region=\"us-east-1\",check=\"bedrock_model_invocation_logging_enabled\"} 1"
+        ), "{text}");
+        assert!(text.contains(
+            "bedrock_logging_region_compliant{policy=\"p\",account=\"123456789012\",region=\"us-east-1\"} 1"
+        ), "{text}");
+        // A deleted policy's series go with it.
+        m.forget_policy("p");
+        assert!(
+            !m.encode().contains("bedrock_logging_check_passing{"),
+            "{}",
+            m.encode()
+        );
+        let mut exported: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(String::from)
+            .collect();
+        exported.sort();
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.txt"))
+            .unwrap();
+        let mut documented: Vec<String> = doc
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+        documented.sort();
+        assert_eq!(exported, documented);
+        for l in text.lines().filter(|l| l.starts_with("# HELP ")) {
+            assert!(l.split_whitespace().count() > 3, "HELP text missing: {l}");
+        }
+    }
 
     #[test]
     fn exposes_text_format() {

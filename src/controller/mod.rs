@@ -7,6 +7,7 @@ pub mod leader;
 pub mod metrics;
 pub mod rbac;
 pub mod reconcile;
+pub mod reports;
 pub mod server;
 #[cfg(test)]
 mod tests;
@@ -57,6 +58,10 @@ pub struct RunArgs {
     pub log_format: String,
     #[arg(long, default_value = "info", env = "BLO_LOG_LEVEL")]
     pub log_level: String,
+    /// Compliance reports as Kubernetes objects: OpenReports ClusterReport, wgpolicyk8s.io
+    /// ClusterPolicyReport, none, or auto (whichever CRD is installed, OpenReports first).
+    #[arg(long, value_enum, default_value_t = reports::ReportsMode::Auto, env = "BLO_REPORTS")]
+    pub reports: reports::ReportsMode,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -81,6 +86,10 @@ pub struct Context {
     pub operator_account: tokio::sync::OnceCell<String>,
     /// Per policy: the permission-propagation window (see [`reconcile::PermissionClock`]).
     pub permission_clock: Mutex<HashMap<String, reconcile::PermissionClock>>,
+    /// The compliance-report kind written (None: reports off or no report CRD installed).
+    pub reports: Option<reports::ReportKind>,
+    /// Per policy: a fingerprint of the report last written (written again only on change).
+    pub reports_written: Mutex<HashMap<String, u64>>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -193,6 +202,8 @@ async fn run_controller(
     let controller = Controller::new(api, watch)
         .with_config(ControllerConfig::default().concurrency(args.concurrency));
     let store = controller.store();
+    let report_kind = reports::detect(&client, args.reports).await;
+    tracing::info!(mode = ?args.reports, kind = ?report_kind, "compliance reports");
     let ctx = Arc::new(Context {
         recorder: Some(Recorder::new(client.clone(), reporter)),
         client,
@@ -212,6 +223,8 @@ async fn run_controller(
         due: Mutex::new(HashMap::new()),
         operator_account: tokio::sync::OnceCell::new(),
         permission_clock: Mutex::new(HashMap::new()),
+        reports: report_kind,
+        reports_written: Mutex::new(HashMap::new()),
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

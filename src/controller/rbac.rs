@@ -32,6 +32,29 @@ pub const NAMESPACED_RULES: &[(&str, &str, &[&str])] = &[(
     &["get", "create", "update"],
 )];
 
+const REPORT_VERBS: &[&str] = &["get", "list", "watch", "create", "patch", "update"];
+
+/// What each `run --reports` mode adds (cluster-wide): the report kind(s) it may write, and
+/// for `auto` read access to the CRDs it detects them by.
+pub fn report_rules(
+    mode: super::reports::ReportsMode,
+) -> Vec<(&'static str, &'static str, &'static [&'static str])> {
+    use super::reports::ReportsMode::*;
+    let open = ("openreports.io", "clusterreports", REPORT_VERBS);
+    let policy = ("wgpolicyk8s.io", "clusterpolicyreports", REPORT_VERBS);
+    let crds: (&str, &str, &[&str]) = (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        &["get", "list"],
+    );
+    match mode {
+        None => vec![],
+        Openreports => vec![open],
+        Policyreport => vec![policy],
+        Auto => vec![open, policy, crds],
+    }
+}
+
 fn to_json(rules: &[(&str, &str, &[&str])]) -> Vec<Value> {
     rules
         .iter()
@@ -39,6 +62,8 @@ fn to_json(rules: &[(&str, &str, &[&str])]) -> Vec<Value> {
         .collect()
 }
 
-pub fn rules_json() -> Value {
-    json!({"clusterRules": to_json(CLUSTER_RULES), "namespacedRules": to_json(NAMESPACED_RULES)})
+pub fn rules_json(mode: super::reports::ReportsMode) -> Value {
+    let mut cluster = CLUSTER_RULES.to_vec();
+    cluster.extend(report_rules(mode));
+    json!({"clusterRules": to_json(&cluster), "namespacedRules": to_json(NAMESPACED_RULES)})
 }

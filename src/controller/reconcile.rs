@@ -272,6 +272,12 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
         .await?;
     }
     publish_events(&p, &report, &ctx).await;
+    write_report(&p, &report, &ctx).await;
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    ctx.metrics.record_compliance(&report, ready);
 
     let labels = PolicyLabels {
         policy: name.clone(),
@@ -341,6 +347,34 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
     Ok(Action::requeue(next))
 }
 
+/// The policy's compliance report (SPEC §4a), by server-side apply, only when it changed.
+async fn write_report(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
+    let Some(kind) = ctx.reports else {
+        return;
+    };
+    let obj = super::reports::build(kind, p, report);
+    let fingerprint = u64::from(crate::policy_doc::fnv1a32(&obj.to_string()));
+    let name = p.name_any();
+    let unchanged = ctx
+        .reports_written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        == Some(&fingerprint);
+    if unchanged {
+        return;
+    }
+    match super::reports::write(&ctx.client, kind, &obj).await {
+        Ok(()) => {
+            ctx.reports_written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name, fingerprint);
+        }
+        Err(e) => tracing::warn!(policy = %name, error = %e, "cannot write the compliance report"),
+    }
+}
+
 async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
     let Some(recorder) = &ctx.recorder else {
         return;
@@ -391,6 +425,10 @@ async fn cleanup(
         .unwrap_or_else(|e| e.into_inner())
         .remove(&name);
     ctx.permission_clock
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&name);
+    ctx.reports_written
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&name);

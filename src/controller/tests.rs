@@ -62,6 +62,8 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
         due: Mutex::new(HashMap::new()),
         operator_account: tokio::sync::OnceCell::new(),
         permission_clock: Mutex::new(HashMap::new()),
+        reports: None,
+        reports_written: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
 }
@@ -462,6 +464,8 @@ async fn drift_correction_emits_one_event_per_change() {
         due: Mutex::new(HashMap::new()),
         operator_account: tokio::sync::OnceCell::new(),
         permission_clock: Mutex::new(HashMap::new()),
+        reports: None,
+        reports_written: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(
@@ -641,4 +645,83 @@ async fn deleting_an_audit_policy_never_writes_whatever_its_deletion_policy() {
         "an Audit deletion makes no AWS call at all"
     );
     assert!(fake.state.lock().unwrap().logging.contains_key("us-east-1"));
+}
+
+/// SPEC §4a: one report per policy, owned by it, one result per region × check, written by
+/// server-side apply and not again while its content is unchanged. The generated objects are
+/// left in target/reports-sample for the packaging tests to validate against the real CRDs.
+#[tokio::test]
+async fn a_compliance_report_is_applied_once_per_change_for_each_kind() {
+    use super::reports::ReportKind;
+    for (kind, path, file) in [
+        (
+            ReportKind::OpenReports,
+            "/apis/openreports.io/v1alpha1/clusterreports/p?&force=true&fieldManager=bedrock-logging-operator",
+            "clusterreport.json",
+        ),
+        (
+            ReportKind::PolicyReport,
+            "/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/p?&force=true&fieldManager=bedrock-logging-operator",
+            "clusterpolicyreport.json",
+        ),
+    ] {
+        let fake = Arc::new(FakeCloud::new(ACCOUNT));
+        let p = policy(S3_ONLY);
+        let mut s = scenario(fake.clone(), vec![]);
+        Arc::get_mut(&mut s.ctx).expect("sole owner").reports = Some(kind);
+        let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+        expect(
+            &mut s.handle,
+            "PATCH",
+            &format!("{POLICY_PATH}/status"),
+            serde_json::to_value(&p).unwrap(),
+        )
+        .await;
+        let report = expect(&mut s.handle, "PATCH", path, json!({})).await;
+        task.await.unwrap().unwrap();
+        assert_eq!(
+            report["metadata"]["ownerReferences"][0]["kind"],
+            "BedrockLoggingPolicy"
+        );
+        assert_eq!(report["metadata"]["ownerReferences"][0]["controller"], true);
+        let results = report["results"].as_array().unwrap();
+        let checks = crate::engine::findings::CHECKS.len() - 1; // the conditional one is absent
+        assert_eq!(results.len(), 2 * checks, "one result per region × check");
+        assert!(results.iter().all(|r| r["policy"] == "p"
+            && r["source"] == "bedrock-logging-operator"
+            && r["properties"]["account"] == ACCOUNT));
+        let pass = report["summary"]["pass"].as_u64().unwrap();
+        let skip = report["summary"]["skip"].as_u64().unwrap();
+        assert_eq!(
+            (pass + skip) as usize,
+            results.len(),
+            "{}",
+            report["summary"]
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/reports-sample");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(file), serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+
+        // Same content on the next pass: no report write (and no status write either).
+        let mut again = p.clone();
+        converge_and_record_status(&fake, &mut again, &s.ctx.engine).await;
+        s.ctx.due.lock().unwrap().clear();
+        let task = tokio::spawn(reconcile(Arc::new(again.clone()), s.ctx.clone()));
+        let mut seen = Vec::new();
+        while let Ok(Some((req, send))) =
+            tokio::time::timeout(Duration::from_millis(300), s.handle.next_request()).await
+        {
+            seen.push(req.uri().to_string());
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&again).unwrap()))
+                    .unwrap(),
+            );
+        }
+        task.await.unwrap().unwrap();
+        assert!(
+            !seen.iter().any(|u| u.contains("reports/")),
+            "the unchanged report was written again: {seen:?}"
+        );
+    }
 }

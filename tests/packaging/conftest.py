@@ -6,6 +6,7 @@ from kubernetes-validate, kustomize from the installed kubectl.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import helm_python as helm
+import jsonschema
 import kubernetes_validate
 import kubernetes_validate.utils as kv_utils
 import pytest
@@ -30,6 +32,13 @@ ROOT_CRD = ROOT / "crds" / "bedrockloggingpolicies.yaml"
 CHART_CRD = CHART_DIR / "crds" / "bedrockloggingpolicies.yaml"
 CONFIG_CRD = CONFIG_DIR / "crd" / "bedrockloggingpolicies.yaml"
 
+# Third-party CRDs (ClusterReport, ClusterPolicyReport, PrometheusRule), copied unchanged into
+# fixtures/; test_thirdparty_crds.py compares them with ../shared/thirdparty-crds when present.
+THIRDPARTY_CRDS = FIXTURES / "thirdparty-crds"
+SHARED_THIRDPARTY_CRDS = Path(
+    os.environ.get("BLO_SHARED_CRDS") or (ROOT.parent / "shared" / "thirdparty-crds")
+)
+
 RELEASE = "bedrock-logging-operator"
 NAMESPACE = "bedrock-logging-system"
 KUBE_VERSION = "1.32.0"
@@ -44,7 +53,8 @@ CLUSTER_SCOPED_KINDS = {
 
 # Values exercising every optional template branch (toYaml blocks, conditionals).
 FULL_VALUES: dict[str, Any] = {
-    "replicas": 3,
+    "replicaCount": 3,
+    "reports": "openreports",
     "image": {"digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},
     "imagePullSecrets": [{"name": "ghcr"}],
     "serviceAccount": {
@@ -100,6 +110,27 @@ FULL_VALUES: dict[str, Any] = {
         }
     },
     "podDisruptionBudget": {"maxUnavailable": 1},
+    "dashboards": {
+        "enabled": True,
+        "namespace": "monitoring",
+        "labels": {"grafana_dashboard": "1", "team": "platform"},
+        "annotations": {"grafana_folder": "Compliance"},
+    },
+    "prometheusRule": {
+        "enabled": True,
+        "namespace": "monitoring",
+        "additionalLabels": {"release": "prometheus"},
+        "annotations": {"example.com/owner": "platform"},
+        "alertLabels": {"team": "platform"},
+        "runbookBaseUrl": "https://runbooks.example.com/bedrock-logging",
+        "interval": "1m",
+        "alerts": {
+            "nonCompliant": {"for": "30m", "severity": "critical"},
+            "tamperDetected": {"enabled": True},
+            "reconcileErrors": {"for": "1h"},
+            "operatorAbsent": {"enabled": False},
+        },
+    },
 }
 
 
@@ -205,6 +236,130 @@ def validate_k8s(obj: dict[str, Any]) -> None:
 @functools.lru_cache(maxsize=None)
 def servicemonitor_schema() -> dict[str, Any]:
     return json.loads((FIXTURES / "servicemonitor-v1.schema.json").read_text())
+
+
+def strict_structural_schema(node: Any) -> Any:
+    """A CRD's openAPIV3Schema as a JSON schema that rejects unknown fields.
+
+    The API server prunes fields a structural schema does not declare (and `kubectl
+    --validate=strict` rejects them): here every object node with `properties` and neither
+    `additionalProperties` nor `x-kubernetes-preserve-unknown-fields` gets
+    `additionalProperties: false`, so a misspelt field fails instead of vanishing. `required`,
+    `enum`, `pattern`, `type` and the rest are JSON Schema already.
+    """
+    if isinstance(node, list):
+        return [strict_structural_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: strict_structural_schema(v) for k, v in node.items()
+           if k not in ("properties", "additionalProperties")}
+    if "properties" in node:
+        out["properties"] = {k: strict_structural_schema(v) for k, v in node["properties"].items()}
+    if isinstance(node.get("additionalProperties"), dict):
+        out["additionalProperties"] = strict_structural_schema(node["additionalProperties"])
+    elif "additionalProperties" in node:
+        out["additionalProperties"] = node["additionalProperties"]
+    elif "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def thirdparty_crds() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> {"schema": strict JSON schema, "scope": ..., "crd": file name}
+    for every served version of the CRDs in fixtures/thirdparty-crds."""
+    index: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(THIRDPARTY_CRDS.glob("*.yaml")):
+        for crd in load_yaml_docs(path.read_text(), path.name):
+            spec = crd["spec"]
+            for version in spec["versions"]:
+                if not version.get("served"):
+                    continue
+                schema = strict_structural_schema(version["schema"]["openAPIV3Schema"])
+                api_version = f"{spec['group']}/{version['name']}"
+                schema["properties"]["apiVersion"] = {"type": "string", "enum": [api_version]}
+                schema["properties"]["kind"] = {"type": "string", "enum": [spec["names"]["kind"]]}
+                schema.setdefault("required", [])
+                schema["required"] = sorted(set(schema["required"]) | {"apiVersion", "kind", "metadata"})
+                # the schema is well-formed (formats left out: CRD patterns are Go RE2, e.g. `(?i)`)
+                jsonschema.Draft7Validator(jsonschema.Draft7Validator.META_SCHEMA).validate(schema)
+                index[(api_version, spec["names"]["kind"])] = {
+                    "schema": schema,
+                    "scope": spec["scope"],
+                    "crd": path.name,
+                }
+    return index
+
+
+def validate_custom_resource(obj: dict[str, Any]) -> None:
+    """Validate a custom resource against its third-party CRD's schema (strict, as above) and its
+    metadata against the Kubernetes ObjectMeta schema. Raises jsonschema.ValidationError or
+    kubernetes_validate.ValidationError."""
+    key = (obj.get("apiVersion"), obj.get("kind"))
+    entry = thirdparty_crds().get(key)
+    if entry is None:
+        raise LookupError(f"no third-party CRD serves {key[0]} {key[1]}")
+    jsonschema.Draft7Validator(entry["schema"]).validate(obj)
+    meta = obj["metadata"]
+    if entry["scope"] == "Cluster":
+        if "namespace" in meta:
+            raise jsonschema.ValidationError(f"{key[1]} is cluster-scoped: metadata.namespace must not be set")
+    elif not meta.get("namespace"):
+        raise jsonschema.ValidationError(f"{key[1]} is namespaced: metadata.namespace is required")
+    # ObjectMeta is only `type: object` in a CRD schema; the API server checks it as ObjectMeta.
+    validate_k8s({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
+
+
+def validate_manifest(obj: dict[str, Any]) -> None:
+    """Any object the chart or kustomize renders: Kubernetes kinds against the 1.32 schemas,
+    PrometheusRule against its CRD, ServiceMonitor against the checked-in schema subset."""
+    what = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+    api_kind = (obj.get("apiVersion"), obj.get("kind"))
+    try:
+        if api_kind == ("monitoring.coreos.com/v1", "ServiceMonitor"):
+            jsonschema.validate(obj, servicemonitor_schema())
+        elif api_kind in thirdparty_crds():
+            validate_custom_resource(obj)
+        else:
+            validate_k8s(obj)
+    except kubernetes_validate.ValidationError as e:
+        pytest.fail(f"{what} is invalid at {'/'.join(map(str, e.path))}: {e.message}")
+    except kubernetes_validate.SchemaNotFoundError as e:
+        pytest.fail(f"{what}: {e.message}")
+    except jsonschema.ValidationError as e:
+        pytest.fail(f"{what} is invalid at {'/'.join(map(str, e.absolute_path))}: {e.message}")
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+# ------------------------------------------------------------------------ promtool
+
+
+def promtool() -> str | None:
+    return shutil.which("promtool")
+
+
+def require_promtool() -> str:
+    path = promtool()
+    if not path:
+        pytest.skip(
+            "promtool is not on PATH (Debian package `prometheus`; hack/test-packaging.sh "
+            "installs it when run as root)"
+        )
+    return path
+
+
+def run_promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([require_promtool(), *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
 
 
 # ------------------------------------------------------------------------- binary

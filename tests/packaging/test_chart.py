@@ -38,8 +38,9 @@ def test_chart_metadata():
 
 @pytest.mark.parametrize(
     "values",
-    [None, {"replicas": 2}, FULL_VALUES],
-    ids=["default", "ha", "full"],
+    [None, {"replicaCount": 2}, {"replicas": 2}, FULL_VALUES,
+     {"dashboards": {"enabled": True}, "prometheusRule": {"enabled": True}, "reports": "none"}],
+    ids=["default", "ha", "ha-alias", "full", "observability"],
 )
 def test_helm_lint_strict_has_no_warnings(values):
     report = helm.lint(CHART_DIR, values, strict=True, namespace=NAMESPACE, kube_version="v1.32.0")
@@ -85,6 +86,7 @@ def test_default_deployment(chart):
         "--log-level=info",
         "--log-format=json",
         "--concurrency=4",
+        "--reports=auto",
     ]
     assert "--leader-elect" not in c["args"]
     env = env_of(c)
@@ -99,9 +101,11 @@ def test_default_deployment(chart):
     assert selector.items() <= pod_labels.items()
     assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
     assert spec["template"]["spec"]["serviceAccountName"] == one(objects, "ServiceAccount")["metadata"]["name"]
-    # no PDB and no ServiceMonitor by default
+    # no PDB, ServiceMonitor, dashboard or PrometheusRule by default
     assert not by_kind(objects, "PodDisruptionBudget")
     assert not by_kind(objects, "ServiceMonitor")
+    assert not by_kind(objects, "ConfigMap")
+    assert not by_kind(objects, "PrometheusRule")
 
 
 def test_metrics_service_targets_the_pods(chart):
@@ -113,8 +117,10 @@ def test_metrics_service_targets_the_pods(chart):
     assert port == {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
 
 
-def test_ha_values_enable_leader_election_and_pdb(chart):
-    objects = render_objects(chart, {"replicas": 2})
+@pytest.mark.parametrize("values", [{"replicaCount": 2}, {"replicas": 2}, {"replicaCount": 2, "replicas": 2}],
+                         ids=["replicaCount", "replicas-alias", "both"])
+def test_ha_values_enable_leader_election_and_pdb(chart, values):
+    objects = render_objects(chart, values)
     deploy = one(objects, "Deployment")
     assert deploy["spec"]["replicas"] == 2
     args = container(deploy)["args"]
@@ -137,13 +143,13 @@ def test_leader_election_can_be_forced_with_one_replica(chart):
 
 
 def test_pdb_can_be_disabled(chart):
-    objects = render_objects(chart, {"replicas": 2, "podDisruptionBudget": {"enabled": False}})
+    objects = render_objects(chart, {"replicaCount": 2, "podDisruptionBudget": {"enabled": False}})
     assert not by_kind(objects, "PodDisruptionBudget")
 
 
 def test_lease_name_is_unique_per_release(chart):
-    a = container(one(render_objects(chart, {"replicas": 2}, name="shard-a"), "Deployment"))["args"]
-    b = container(one(render_objects(chart, {"replicas": 2}, name="shard-b"), "Deployment"))["args"]
+    a = container(one(render_objects(chart, {"replicaCount": 2}, name="shard-a"), "Deployment"))["args"]
+    b = container(one(render_objects(chart, {"replicaCount": 2}, name="shard-b"), "Deployment"))["args"]
     lease = lambda args: [x for x in args if x.startswith("--lease-name=")]  # noqa: E731
     assert lease(a) != lease(b)
 
@@ -165,6 +171,7 @@ def test_full_values_render_every_option(chart):
         "--selector=bedrocklogging.io/shard in (a,b)",
         "--leader-elect",
         "--lease-name=blo-shard-a",
+        "--reports=openreports",
         "--some-flag=1",
     ]:
         assert expected in args
@@ -201,6 +208,25 @@ def test_full_values_render_every_option(chart):
     assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
     assert endpoint["interval"] == "15s" and endpoint["scrapeTimeout"] == "5s"
     assert endpoint["relabelings"] == FULL_VALUES["metrics"]["serviceMonitor"]["relabelings"]
+    assert deploy["spec"]["replicas"] == 3
+    cm = one(objects, "ConfigMap")
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1" and cm["metadata"]["labels"]["team"] == "platform"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Compliance"}
+    rule = one(objects, "PrometheusRule")
+    assert rule["metadata"]["namespace"] == "monitoring"
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["metadata"]["annotations"] == {"example.com/owner": "platform"}
+    (group,) = rule["spec"]["groups"]
+    assert group["interval"] == "1m"
+    alerts = {r["alert"]: r for r in group["rules"]}
+    assert set(alerts) == {"BedrockLoggingNonCompliant", "BedrockLoggingTamperDetected", "BedrockLoggingReconcileErrors"}
+    assert alerts["BedrockLoggingNonCompliant"]["for"] == "30m"
+    assert alerts["BedrockLoggingNonCompliant"]["labels"] == {"severity": "critical", "team": "platform"}
+    assert alerts["BedrockLoggingReconcileErrors"]["for"] == "1h"
+    assert alerts["BedrockLoggingTamperDetected"]["annotations"]["runbook_url"] == (
+        "https://runbooks.example.com/bedrock-logging#bedrockloggingtamperdetected"
+    )
 
 
 def test_image_tag_override(chart):
@@ -246,8 +272,15 @@ def test_notes_render(chart):
     assert "eks.amazonaws.com/role-arn" in notes  # hint shown while no IRSA annotation is set
     irsa = render_chart(chart, {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:x"}}})
     assert "no IRSA annotation" not in irsa["bedrock-logging-operator/templates/NOTES.txt"]
-    ha = render_chart(chart, {"replicas": 2})["bedrock-logging-operator/templates/NOTES.txt"]
-    assert "leader election" in ha
+    ha = render_chart(chart, {"replicaCount": 2})["bedrock-logging-operator/templates/NOTES.txt"]
+    assert "leader election" in ha and "(2 replica(s)" in ha
+    assert "Grafana dashboard" not in notes and "PrometheusRule" not in notes
+    assert "kubectl get clusterreports" in notes
+    opt_in = render_chart(chart, {"dashboards": {"enabled": True}, "prometheusRule": {"enabled": True}, "reports": "none"})
+    opt_in = opt_in["bedrock-logging-operator/templates/NOTES.txt"]
+    assert f"ConfigMap {NAMESPACE}/{RELEASE}-dashboard" in opt_in
+    assert f"PrometheusRule {NAMESPACE}/{RELEASE}" in opt_in
+    assert "clusterreports" not in opt_in
 
 
 @pytest.mark.parametrize(
@@ -260,6 +293,18 @@ def test_notes_render(chart):
         ({"concurrency": 0}, "/concurrency"),
         ({"concurrency": "4"}, "/concurrency"),
         ({"replicas": -1}, "/replicas"),
+        ({"replicaCount": -1}, "/replicaCount"),
+        ({"replicaCount": "3"}, "/replicaCount"),
+        ({"reports": "both"}, "/reports"),
+        ({"dashboards": {"enabeld": True}}, "additional properties 'enabeld' not allowed"),
+        ({"dashboards": {"labels": {"grafana_dashboard": 1}}}, "/dashboards/labels/grafana_dashboard"),
+        ({"dashboards": {"namespace": "Monitoring"}}, "/dashboards/namespace"),
+        ({"prometheusRule": {"alerts": {"nonCompliant": {"for": "15 minutes"}}}},
+         "/prometheusRule/alerts/nonCompliant/for"),
+        ({"prometheusRule": {"alerts": {"absent": {"enabled": False}}}}, "additional properties 'absent' not allowed"),
+        ({"prometheusRule": {"runbookBaseUrl": "docs/alerts.md"}}, "/prometheusRule/runbookBaseUrl"),
+        ({"prometheusRule": {"interval": "1 minute"}}, "/prometheusRule/interval"),
+        ({"prometheusRule": {"additionalLabels": {"release": True}}}, "/prometheusRule/additionalLabels/release"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"image": {"digest": "latest"}}, "/image/digest"),
         ({"aws": {"region": "US_EAST_1"}}, "/aws/region"),

@@ -36,6 +36,7 @@ def example_docs(name: str) -> list[dict]:
 def linted_files() -> list[Path]:
     files = [CHART_DIR / "Chart.yaml", CHART_DIR / "values.yaml"]
     files += sorted(EXAMPLES.glob("*.yaml"))
+    files += sorted((DOCS_DIR / "alerts").glob("*.yaml"))
     # hand-written kustomize files (the CRD copy is generated and left out)
     files += sorted(p for p in CONFIG_DIR.rglob("*.yaml") if p.name != "bedrockloggingpolicies.yaml")
     return files
@@ -140,6 +141,7 @@ def test_example_policy_matches_crd_schema():
 
 
 def test_docs_link_to_existing_files():
-    for doc in [DOCS_DIR / "gitops.md", DOCS_DIR / "iam.md", CHART_DIR / "README.md"]:
+    for doc in [DOCS_DIR / "gitops.md", DOCS_DIR / "iam.md", CHART_DIR / "README.md",
+                DOCS_DIR / "metrics.md", DOCS_DIR / "alerts.md", DOCS_DIR / "integrations.md"]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text()):
             assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to missing {target}"

@@ -62,10 +62,26 @@ Container image: repository@digest when a digest is set, else repository:tag (ta
 {{- end }}
 
 {{/*
+Controller pods: replicaCount (Helm's convention), or its deprecated alias replicas when that is
+set. A replicaCount left at 1 cannot be told from the default, so only a replicaCount other than
+1 that disagrees with replicas is an error.
+*/}}
+{{- define "blo.replicas" -}}
+{{- if kindIs "invalid" .Values.replicas }}
+{{- int .Values.replicaCount }}
+{{- else }}
+{{- if and (ne (int .Values.replicaCount) 1) (ne (int .Values.replicaCount) (int .Values.replicas)) }}
+{{- fail (printf "replicaCount (%d) and its deprecated alias replicas (%d) disagree: set only replicaCount" (int .Values.replicaCount) (int .Values.replicas)) }}
+{{- end }}
+{{- int .Values.replicas }}
+{{- end }}
+{{- end }}
+
+{{/*
 "true" when leader election is on: forced by value or implied by more than one replica.
 */}}
 {{- define "blo.leaderElect" -}}
-{{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) }}true{{ end }}
+{{- if or .Values.leaderElection.enabled (gt (int (include "blo.replicas" .)) 1) }}true{{ end }}
 {{- end }}
 
 {{- define "blo.leaseName" -}}
@@ -77,4 +93,12 @@ Metrics Service name: Service names are DNS-1035 labels (63 characters at most).
 */}}
 {{- define "blo.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "blo.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+runbook_url of an alert: docs/alerts.md has one section per alert, whose anchor is its name in
+lower case.
+*/}}
+{{- define "blo.runbookUrl" -}}
+{{- printf "%s#%s" (trimSuffix "/" .root.Values.prometheusRule.runbookBaseUrl) (lower .alert) }}
 {{- end }}
