@@ -26,17 +26,17 @@ MOTO_ENV := BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server
 MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults
 
 test-rust: venv
-	$(MOTO_ENV) $(CARGO) test --lib --bins --tests
-	$(CARGO) build --benches
+	$(MOTO_ENV) $(CARGO) test --features test-util --lib --bins --tests
+	$(CARGO) build --features test-util --benches
 	@echo "== the moto integration suites again, on the plain emulator (BLO_STRICT=0)"
-	BLO_STRICT=0 $(MOTO_ENV) $(CARGO) test $(MOTO_TESTS)
+	BLO_STRICT=0 $(MOTO_ENV) $(CARGO) test --features test-util $(MOTO_TESTS)
 
 ## test-strict: the strict AWS layer's own tests (each rule rejects what AWS rejects)
 test-strict: venv
 	bash tests/strict/run.sh
 
 test-packaging: build
-	BLO_BIN=$(BIN) $(if $(wildcard $(CURDIR)/target/reports-sample/*.json),BLO_REPORTS_DIR=$(CURDIR)/target/reports-sample) bash hack/test-packaging.sh
+	BLO_BIN=$(BIN) BLO_HTML_REPORT=$(CURDIR)/tests/golden/check.html $(if $(wildcard $(CURDIR)/target/reports-sample/*.json),BLO_REPORTS_DIR=$(CURDIR)/target/reports-sample) bash hack/test-packaging.sh
 
 ## crds: regenerate the CRD from the Rust types (a test fails when it drifts)
 crds:
@@ -48,7 +48,7 @@ fmt:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
 ## e2e: against a real cluster (KUBECONFIG) and an AWS emulator; skipped without a cluster
 e2e: venv build

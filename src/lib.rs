@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cloud;
 pub mod controller;
 pub mod engine;
+pub mod formats;
 pub mod policy_doc;
 
 /// `s` cut to at most `max` bytes (on a character boundary), with "..." when cut.

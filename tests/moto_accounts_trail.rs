@@ -445,6 +445,11 @@ async fn basic_selectors_are_converted_and_a_missing_trail_is_a_clear_error() {
 #[tokio::test]
 async fn assume_role_denials_are_terminal_and_name_the_field() {
     let (moto, _g) = fresh().await;
+    if !moto.strict {
+        // Plain moto lets anyone assume any role: only the strict layer checks the trust.
+        eprintln!("skipped on the plain emulator: AssumeRole trust is checked by the strict layer");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let role = moto.create_assumable_role(OTHER_ACCOUNT, "blo", "123456789012", Some("right"));
     for external in ["wrong", ""] {
@@ -468,5 +473,56 @@ async fn assume_role_denials_are_terminal_and_name_the_field() {
     }
     if moto.strict {
         assert!(!moto.strict_fired("sts_assume_role_trust").is_empty());
+    }
+}
+
+/// SPEC §5 / issue 12: `check --export securityhub` imports one ASFF finding per region × check
+/// into the governed account's Security Hub; the ids are stable, so a second export updates the
+/// same findings instead of adding more.
+#[tokio::test]
+async fn check_exports_findings_to_security_hub_and_a_second_export_updates_them() {
+    let (moto, _g) = fresh().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = policy_file(
+        &dir,
+        "hub",
+        "  regions: [us-east-1, eu-west-1]\n  kmsKey: {create: {alias: alias/hub}}\n  s3: {bucketName: \"hub-{accountId}-{region}\"}\n",
+    );
+    let (code, out, err) = run_cli(moto, &["apply", "-f", &file]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let count = |region: &'static str| async move {
+        let cfg = moto.config().await;
+        let hub = aws_sdk_securityhub::Client::from_conf(
+            aws_sdk_securityhub::config::Builder::from(&cfg)
+                .region(aws_config::Region::new(region))
+                .build(),
+        );
+        let got = hub.get_findings().max_results(100).send().await.unwrap();
+        got.findings()
+            .iter()
+            .filter(|f| {
+                f.id()
+                    .is_some_and(|i| i.starts_with("bedrock-logging-operator/"))
+            })
+            .count()
+    };
+    for round in 0..2 {
+        let (code, out, err) = run_cli(moto, &["check", "-f", &file, "--export", "securityhub"]);
+        assert_eq!(code, 0, "round {round}: {out}\n{err}");
+        assert!(
+            err.contains("exported 20 finding(s) of hub to Security Hub"),
+            "{err}"
+        );
+        assert!(!err.contains("refused"), "{err}");
+        assert_eq!(
+            count("us-east-1").await,
+            10,
+            "round {round}: one per check, no duplicates"
+        );
+        assert_eq!(
+            count("eu-west-1").await,
+            10,
+            "round {round}: each region's own hub"
+        );
     }
 }

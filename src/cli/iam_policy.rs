@@ -151,6 +151,13 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
         // A trail given by name may live in any region: ListTrails finds its home region.
         statements.push(json!({"Sid": "FindTrails", "Effect": "Allow", "Action": "cloudtrail:ListTrails", "Resource": "*"}));
     }
+    // `check --export securityhub` / `run --export-securityhub`: findings into Security Hub.
+    statements.push(json!({
+        "Sid": "ExportFindingsToSecurityHub",
+        "Effect": "Allow",
+        "Action": "securityhub:BatchImportFindings",
+        "Resource": format!("arn:{p}:securityhub:*:*:product/*/default")
+    }));
     let assume = match spec {
         None => Some(format!("arn:{p}:iam::*:role/bedrock-logging-operator")),
         Some(s) => s.account.as_ref().and_then(|a| a.role_arn.clone()),

@@ -1,14 +1,18 @@
 //! The command line: `run`, `crd`, `check`, `apply`, `iam-policy`.
 
 pub mod iam_policy;
+pub use crate::formats::OutputFormat;
 pub mod oneshot;
-pub mod output;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::controller::RunArgs;
+use std::time::Duration;
+
+use crate::cloud::sdk::SdkOptions;
+use crate::controller::{LeaseSettings, Settings, reports::ReportsMode};
+use crate::engine::EngineOptions;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,13 +51,6 @@ pub struct RbacRulesArgs {
     pub reports: crate::controller::reports::ReportsMode,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Sarif,
-}
-
 #[derive(clap::Args, Debug, Clone)]
 pub struct AwsArgs {
     /// AWS calls in flight at once (per account).
@@ -70,11 +67,113 @@ pub struct AwsArgs {
     pub permission_retry_seconds: u64,
 }
 
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Address serving /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "BLO_HTTP_ADDR")]
+    pub http_addr: String,
+    /// Hold a Lease before reconciling (required with more than one replica).
+    #[arg(long)]
+    pub leader_elect: bool,
+    #[arg(long, default_value = "bedrock-logging-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (default: $POD_NAMESPACE, else "default").
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Only reconcile policies matching this label selector (sharding across deployments).
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// Policies reconciled in parallel.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+    #[arg(long, value_parser = ["json", "text"], default_value = "text", env = "BLO_LOG_FORMAT")]
+    pub log_format: String,
+    #[arg(long, default_value = "info", env = "BLO_LOG_LEVEL")]
+    pub log_level: String,
+    /// Compliance reports as Kubernetes objects: OpenReports ClusterReport, wgpolicyk8s.io
+    /// ClusterPolicyReport, none, or auto (whichever CRD is installed, OpenReports first).
+    #[arg(long, value_enum, default_value_t = ReportsMode::Auto, env = "BLO_REPORTS")]
+    pub reports: ReportsMode,
+    /// Import each policy's findings (ASFF) into its account's Security Hub when they change.
+    #[arg(long, env = "BLO_EXPORT_SECURITYHUB")]
+    pub export_securityhub: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl RunArgs {
+    /// The controller's settings (the CLI is the composition root).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            http_addr: self.http_addr.clone(),
+            lease: self.leader_elect.then(|| LeaseSettings {
+                name: self.lease_name.clone(),
+                namespace: self
+                    .lease_namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            }),
+            selector: self.selector.clone(),
+            concurrency: self.concurrency,
+            log_format: self.log_format.clone(),
+            log_level: self.log_level.clone(),
+            reports: self.reports,
+            export_securityhub: self.export_securityhub,
+            sdk: self.aws.sdk_options(),
+            // In the controller a permission-propagation error requeues with backoff instead
+            // of blocking a worker; the engine still retries briefly in place.
+            engine: self.aws.engine_options(false, Front::Controller),
+        }
+    }
+}
+
+/// Which front end the engine runs under (the controller does not block a worker for long).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    Cli,
+    Controller,
+}
+
+impl AwsArgs {
+    /// The SDK options of both front ends.
+    pub fn sdk_options(&self) -> SdkOptions {
+        SdkOptions {
+            max_concurrent_calls: self.max_concurrent_calls,
+            max_attempts: self.max_attempts,
+            ..SdkOptions::default()
+        }
+    }
+
+    /// The engine options of both front ends.
+    pub fn engine_options(&self, dry_run: bool, front: Front) -> EngineOptions {
+        let (permission, consistency) = match front {
+            Front::Cli => (self.permission_retry_seconds, 30),
+            Front::Controller => (self.permission_retry_seconds.min(20), 10),
+        };
+        EngineOptions {
+            dry_run,
+            region_concurrency: self.region_concurrency,
+            permission_retry: Duration::from_secs(permission),
+            consistency_retry: Duration::from_secs(consistency),
+        }
+    }
+}
+
+/// Where `check --export` sends the findings.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Export {
+    /// AWS Security Hub of each governed account and region (BatchImportFindings, ASFF).
+    Securityhub,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// Policy files or directories (every *.yaml / *.yml inside). Repeatable.
     #[arg(short = 'f', long = "file", required = true)]
     pub files: Vec<String>,
+    /// Also import the findings (the only write `check` makes, and not to governed resources).
+    #[arg(long, value_enum)]
+    pub export: Option<Export>,
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
     #[command(flatten)]
@@ -142,7 +241,7 @@ pub fn main() -> ExitCode {
             init_cli_tracing();
             runtime().block_on(oneshot::apply(&args))
         }
-        Command::Run(args) => runtime().block_on(crate::controller::run(args)),
+        Command::Run(args) => runtime().block_on(crate::controller::run(args.settings())),
     }
 }
 

@@ -3,14 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use super::output::{self, PolicyResult};
-use super::{ApplyArgs, AwsArgs, CheckArgs};
+use super::{ApplyArgs, CheckArgs};
 use crate::api::{BedrockLoggingPolicy, Mode, validate_file::load_policy_file};
 use crate::cloud::CloudFactory;
-use crate::cloud::sdk::{SdkCloudFactory, SdkOptions};
+use crate::cloud::sdk::SdkCloudFactory;
 use crate::engine::{EngineOptions, PolicyInput, PolicyReport, run_in_account};
+use crate::formats::{self as output, PolicyResult};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_NOT_COMPLIANT: u8 = 1;
@@ -42,52 +41,28 @@ pub fn expand_files(inputs: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn sdk_options(aws: &AwsArgs) -> SdkOptions {
-    SdkOptions {
-        max_concurrent_calls: aws.max_concurrent_calls,
-        max_attempts: aws.max_attempts,
-        ..SdkOptions::default()
-    }
-}
-
-fn engine_options(aws: &AwsArgs, dry_run: bool) -> EngineOptions {
-    EngineOptions {
-        dry_run,
-        region_concurrency: aws.region_concurrency,
-        permission_retry: Duration::from_secs(aws.permission_retry_seconds),
-        consistency_retry: Duration::from_secs(30),
-    }
-}
-
 pub fn policy_name(p: &BedrockLoggingPolicy) -> String {
     p.metadata.name.clone().unwrap_or_else(|| "unnamed".into())
 }
 
-/// Run one policy through the engine (Audit when `force_audit`).
+/// Run one policy through the engine (`opts.dry_run`: evaluate only, never write).
 pub async fn run_once(
     factory: &dyn CloudFactory,
     policy: &BedrockLoggingPolicy,
-    force_audit: bool,
     opts: &EngineOptions,
 ) -> PolicyReport {
     let name = policy_name(policy);
-    let mut spec = policy.spec.clone();
-    if force_audit {
-        spec.mode = Mode::Audit;
-    }
+    let spec = &policy.spec;
     let none = BTreeMap::new();
     let prev = BTreeMap::new();
     let input = PolicyInput {
         name: &name,
-        spec: &spec,
+        spec,
         conflicts: &none,
         previous: &prev,
         permission_grace: false,
     };
-    let mut report = run_in_account(factory, &input, opts).await;
-    // `check` runs in Audit; the report still shows the policy's own mode.
-    report.mode = policy.spec.mode;
-    report
+    run_in_account(factory, &input, opts).await
 }
 
 fn progress_enabled(regions: usize) -> bool {
@@ -113,8 +88,8 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
             }
         }
     }
-    let factory = SdkCloudFactory::from_env(sdk_options(&args.aws)).await;
-    let opts = engine_options(&args.aws, true);
+    let factory = SdkCloudFactory::from_env(args.aws.sdk_options()).await;
+    let opts = args.aws.engine_options(true, super::Front::Cli);
     let mut results = Vec::new();
     for (file, policy) in &policies {
         if progress_enabled(policy.spec.regions.len()) {
@@ -124,14 +99,62 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
                 policy.spec.regions.len()
             );
         }
-        let report = run_once(&factory, policy, true, &opts).await;
+        let report = run_once(&factory, policy, &opts).await;
         results.push(PolicyResult {
             file: file.clone(),
             report,
         });
     }
     output::print(&results, args.output, output::Verb::Check);
-    ExitCode::from(exit_code_check(&results))
+    let mut code = exit_code_check(&results);
+    if args.export == Some(super::Export::Securityhub)
+        && !export_all(&factory, &policies, &results).await
+    {
+        code = EXIT_ERROR;
+    }
+    ExitCode::from(code)
+}
+
+/// `--export securityhub`; false when any finding could not be imported.
+async fn export_all(
+    factory: &SdkCloudFactory,
+    policies: &[(String, BedrockLoggingPolicy)],
+    results: &[PolicyResult],
+) -> bool {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut ok = true;
+    for ((_, policy), result) in policies.iter().zip(results) {
+        let name = policy_name(policy);
+        let cloud = match factory
+            .cloud_for(
+                &crate::engine::account_target(&policy.spec),
+                &format!("blo-{name}"),
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: export of {name} to Security Hub: {e}");
+                ok = false;
+                continue;
+            }
+        };
+        let done = crate::formats::export::to_security_hub(cloud.as_ref(), result, &now).await;
+        eprintln!(
+            "exported {} finding(s) of {name} to Security Hub{}",
+            done.imported,
+            if done.failed.is_empty() {
+                String::new()
+            } else {
+                format!(", {} refused", done.failed.len())
+            }
+        );
+        for (id, why) in &done.failed {
+            eprintln!("  refused {id}: {why}");
+        }
+        ok &= done.failed.is_empty();
+    }
+    ok
 }
 
 pub fn exit_code_check(results: &[PolicyResult]) -> u8 {
@@ -159,8 +182,10 @@ pub async fn apply(args: &ApplyArgs) -> ExitCode {
             policy_name(&policy)
         );
     }
-    let factory = SdkCloudFactory::from_env(sdk_options(&args.aws)).await;
-    let opts = engine_options(&args.aws, args.dry_run || audit);
+    let factory = SdkCloudFactory::from_env(args.aws.sdk_options()).await;
+    let opts = args
+        .aws
+        .engine_options(args.dry_run || audit, super::Front::Cli);
     if progress_enabled(policy.spec.regions.len()) {
         eprintln!(
             "{} {} in {} region(s)...",
@@ -169,7 +194,7 @@ pub async fn apply(args: &ApplyArgs) -> ExitCode {
             policy.spec.regions.len()
         );
     }
-    let report = run_once(&factory, &policy, audit, &opts).await;
+    let report = run_once(&factory, &policy, &opts).await;
     let results = vec![PolicyResult {
         file: args.file.clone(),
         report,

@@ -2,6 +2,8 @@
 //! [`Cloud`] trait and the plain data in [`model`]. [`fake`] is an in-memory AWS for unit tests.
 
 pub mod error;
+/// An in-memory AWS for tests (not in release builds: feature `test-util` or `cfg(test)`).
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 pub mod model;
 pub mod sdk;
@@ -13,22 +15,40 @@ use async_trait::async_trait;
 pub use error::{CloudError, ErrorKind};
 pub use model::*;
 
+/// Operation-name prefixes of AWS write calls (the rest are reads).
+pub const WRITE_PREFIXES: &[&str] = &[
+    "Create",
+    "Put",
+    "Update",
+    "Enable",
+    "Associate",
+    "Delete",
+    "Tag",
+    "Schedule",
+    "Disable",
+    "Untag",
+    "Start",
+    "Stop",
+];
+
 /// Tags are (key, value) pairs.
 pub type Tags = Vec<(String, String)>;
 
-/// Every AWS call the engine makes. Region-scoped calls take the region; IAM and STS are global.
-/// Reads of absent things return `Ok(None)`, not an error.
+/// STS: who the credentials are.
 #[async_trait]
-pub trait Cloud: Send + Sync {
-    // STS
+pub trait Sts: Send + Sync {
     async fn account_id(&self) -> Result<String, CloudError>;
+}
 
-    // KMS
+/// KMS: the logging key.
+#[async_trait]
+pub trait Kms: Send + Sync {
     async fn kms_describe_key(
         &self,
         region: &str,
         key: &str,
     ) -> Result<Option<KeyInfo>, CloudError>;
+
     /// Customer-managed keys carrying tag `key=value`, not pending deletion, oldest first
     /// (crash recovery before the alias exists; duplicates from a lost CreateKey response).
     async fn kms_find_tagged_keys(
@@ -37,8 +57,11 @@ pub trait Cloud: Send + Sync {
         key: &str,
         value: &str,
     ) -> Result<Vec<KeyInfo>, CloudError>;
+
     async fn kms_rotation_enabled(&self, region: &str, key_id: &str) -> Result<bool, CloudError>;
+
     async fn kms_get_key_policy(&self, region: &str, key_id: &str) -> Result<String, CloudError>;
+
     async fn kms_create_key(
         &self,
         region: &str,
@@ -46,71 +69,89 @@ pub trait Cloud: Send + Sync {
         policy: &str,
         tags: &Tags,
     ) -> Result<KeyInfo, CloudError>;
+
     async fn kms_create_alias(
         &self,
         region: &str,
         alias: &str,
         key_id: &str,
     ) -> Result<(), CloudError>;
+
     async fn kms_enable_rotation(&self, region: &str, key_id: &str) -> Result<(), CloudError>;
+
     async fn kms_put_key_policy(
         &self,
         region: &str,
         key_id: &str,
         policy: &str,
     ) -> Result<(), CloudError>;
+}
 
-    // S3
+/// S3: the log buckets.
+#[async_trait]
+pub trait S3: Send + Sync {
     /// Whether the bucket exists (and is ours) and its default encryption, in one read.
     async fn s3_probe(
         &self,
         region: &str,
         bucket: &str,
     ) -> Result<(BucketPresence, Option<BucketEncryption>), CloudError>;
+
     async fn s3_get_public_access_block(
         &self,
         region: &str,
         bucket: &str,
     ) -> Result<Option<PublicAccessBlock>, CloudError>;
+
     async fn s3_get_ownership(
         &self,
         region: &str,
         bucket: &str,
     ) -> Result<Option<String>, CloudError>;
+
     async fn s3_get_policy(&self, region: &str, bucket: &str)
     -> Result<Option<String>, CloudError>;
+
     async fn s3_create_bucket(
         &self,
         region: &str,
         bucket: &str,
         tags: &Tags,
     ) -> Result<(), CloudError>;
+
     async fn s3_put_encryption(
         &self,
         region: &str,
         bucket: &str,
         kms_key_arn: &str,
     ) -> Result<(), CloudError>;
+
     async fn s3_put_public_access_block(
         &self,
         region: &str,
         bucket: &str,
     ) -> Result<(), CloudError>;
+
     async fn s3_put_ownership_enforced(&self, region: &str, bucket: &str)
     -> Result<(), CloudError>;
+
     async fn s3_put_policy(
         &self,
         region: &str,
         bucket: &str,
         policy: &str,
     ) -> Result<(), CloudError>;
+}
 
-    // CloudWatch Logs
+/// CloudWatch Logs: the log group.
+#[async_trait]
+pub trait Logs: Send + Sync {
     async fn logs_describe_group(
         &self,
         region: &str,
         name: &str,
     ) -> Result<Option<LogGroupInfo>, CloudError>;
+
     async fn logs_create_group(
         &self,
         region: &str,
@@ -118,66 +159,111 @@ pub trait Cloud: Send + Sync {
         kms_key_arn: &str,
         tags: &Tags,
     ) -> Result<(), CloudError>;
+
     async fn logs_associate_key(
         &self,
         region: &str,
         name: &str,
         kms_key_arn: &str,
     ) -> Result<(), CloudError>;
+
     async fn logs_put_retention(
         &self,
         region: &str,
         name: &str,
         days: i32,
     ) -> Result<(), CloudError>;
+}
 
-    // IAM (global)
+/// IAM (global): the delivery role.
+#[async_trait]
+pub trait Iam: Send + Sync {
     async fn iam_get_role(&self, name: &str) -> Result<Option<RoleInfo>, CloudError>;
+
     async fn iam_get_role_policy(
         &self,
         role: &str,
         policy_name: &str,
     ) -> Result<Option<String>, CloudError>;
+
     async fn iam_create_role(
         &self,
         name: &str,
         trust_policy: &str,
         tags: &Tags,
     ) -> Result<RoleInfo, CloudError>;
+
     async fn iam_update_trust(&self, name: &str, trust_policy: &str) -> Result<(), CloudError>;
+
     async fn iam_put_role_policy(
         &self,
         role: &str,
         policy_name: &str,
         policy: &str,
     ) -> Result<(), CloudError>;
+}
 
-    // Bedrock
+/// Bedrock: the model invocation logging configuration.
+#[async_trait]
+pub trait Bedrock: Send + Sync {
     async fn bedrock_get_logging(&self, region: &str) -> Result<Option<LoggingConfig>, CloudError>;
+
     async fn bedrock_put_logging(
         &self,
         region: &str,
         config: &LoggingConfig,
     ) -> Result<(), CloudError>;
-    async fn bedrock_delete_logging(&self, region: &str) -> Result<(), CloudError>;
 
-    // CloudTrail
+    async fn bedrock_delete_logging(&self, region: &str) -> Result<(), CloudError>;
+}
+
+/// CloudTrail: Bedrock data events on a trail.
+#[async_trait]
+pub trait Trail: Send + Sync {
     async fn trail_get(&self, region: &str, name: &str) -> Result<Option<TrailInfo>, CloudError>;
+
     /// Every trail of the account, whatever its home region (ListTrails; `multi_region` unset).
     async fn trail_list(&self, region: &str) -> Result<Vec<TrailInfo>, CloudError>;
+
     /// `GetTrailStatus.IsLogging`, asked in the trail's home region.
     async fn trail_is_logging(&self, region: &str, trail: &str) -> Result<bool, CloudError>;
+
     async fn trail_get_selectors(
         &self,
         region: &str,
         name: &str,
     ) -> Result<TrailSelectors, CloudError>;
+
     async fn trail_put_advanced_selectors(
         &self,
         region: &str,
         name: &str,
         selectors: &[AdvancedSelector],
     ) -> Result<(), CloudError>;
+}
+
+/// Every AWS call the engine makes, one trait per service. Region-scoped calls take the region;
+/// IAM and STS are global. Reads of absent things return `Ok(None)`, not an error. Used as
+/// `&dyn Cloud`; bring [`prelude`] into scope to call the methods.
+pub trait Cloud: Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub {}
+
+impl<T: Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub + ?Sized> Cloud for T {}
+
+/// Security Hub: compliance findings exported in the AWS Security Finding Format.
+#[async_trait]
+pub trait SecurityHub: Send + Sync {
+    /// `BatchImportFindings` of ASFF findings (at most 100 per call; the caller batches).
+    /// Returns the findings Security Hub refused.
+    async fn securityhub_import(
+        &self,
+        region: &str,
+        findings: &[serde_json::Value],
+    ) -> Result<Vec<ImportFailure>, CloudError>;
+}
+
+/// The service traits, for callers of [`Cloud`] methods.
+pub mod prelude {
+    pub use super::{Bedrock, Cloud, Iam, Kms, Logs, S3, SecurityHub, Sts, Trail};
 }
 
 /// Which account a policy acts in.

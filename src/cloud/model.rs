@@ -147,3 +147,11 @@ pub struct TrailSelectors {
     pub advanced: Vec<AdvancedSelector>,
     pub basic: Vec<BasicSelector>,
 }
+
+/// A finding Security Hub refused in a `BatchImportFindings`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportFailure {
+    pub id: String,
+    pub code: String,
+    pub message: String,
+}

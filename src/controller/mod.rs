@@ -26,7 +26,6 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::api::BedrockLoggingPolicy;
-use crate::cli::AwsArgs;
 use crate::cloud::CloudFactory;
 use crate::cloud::sdk::{SdkCloudFactory, SdkOptions};
 use crate::engine::EngineOptions;
@@ -35,35 +34,29 @@ use metrics::{Metrics, MetricsObserver};
 pub const FINALIZER: &str = "bedrocklogging.io/finalizer";
 pub const FIELD_MANAGER: &str = "bedrock-logging-operator";
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct RunArgs {
-    /// Address serving /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "0.0.0.0:8080", env = "BLO_HTTP_ADDR")]
+/// Everything `run` needs, built by the CLI (the composition root): the controller never sees
+/// a command-line type.
+#[derive(Debug, Clone)]
+pub struct Settings {
     pub http_addr: String,
-    /// Hold a Lease before reconciling (required with more than one replica).
-    #[arg(long)]
-    pub leader_elect: bool,
-    #[arg(long, default_value = "bedrock-logging-operator")]
-    pub lease_name: String,
-    /// Namespace of the Lease (default: $POD_NAMESPACE, else "default").
-    #[arg(long, env = "POD_NAMESPACE")]
-    pub lease_namespace: Option<String>,
-    /// Only reconcile policies matching this label selector (sharding across deployments).
-    #[arg(long)]
+    /// Hold this Lease before reconciling (replicas > 1).
+    pub lease: Option<LeaseSettings>,
     pub selector: Option<String>,
-    /// Policies reconciled in parallel.
-    #[arg(long, default_value_t = 4)]
     pub concurrency: u16,
-    #[arg(long, value_parser = ["json", "text"], default_value = "text", env = "BLO_LOG_FORMAT")]
     pub log_format: String,
-    #[arg(long, default_value = "info", env = "BLO_LOG_LEVEL")]
     pub log_level: String,
-    /// Compliance reports as Kubernetes objects: OpenReports ClusterReport, wgpolicyk8s.io
-    /// ClusterPolicyReport, none, or auto (whichever CRD is installed, OpenReports first).
-    #[arg(long, value_enum, default_value_t = reports::ReportsMode::Auto, env = "BLO_REPORTS")]
     pub reports: reports::ReportsMode,
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    /// Import each policy's findings into its account's Security Hub when they change.
+    pub export_securityhub: bool,
+    /// SDK client knobs (the metrics observer is added by the controller).
+    pub sdk: SdkOptions,
+    pub engine: EngineOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    pub name: String,
+    pub namespace: String,
 }
 
 /// Shared by every reconcile.
@@ -90,6 +83,9 @@ pub struct Context {
     pub reports: Option<reports::ReportKind>,
     /// Per policy: a fingerprint of the report last written (written again only on change).
     pub reports_written: Mutex<HashMap<String, u64>>,
+    /// `--export-securityhub`, and per policy a fingerprint of the findings last exported.
+    pub export_securityhub: bool,
+    pub exported: Mutex<HashMap<String, u64>>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -98,7 +94,7 @@ pub struct Health {
     pub ready: AtomicBool,
 }
 
-fn init_tracing(args: &RunArgs) {
+fn init_tracing(args: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
@@ -109,7 +105,7 @@ fn init_tracing(args: &RunArgs) {
     };
 }
 
-pub async fn run(args: RunArgs) -> ExitCode {
+pub async fn run(args: Settings) -> ExitCode {
     init_tracing(&args);
     let client = match Client::try_default().await {
         Ok(c) => c,
@@ -123,15 +119,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let addr = args.http_addr.clone();
     let server = tokio::spawn(server::serve(addr, metrics.clone(), health.clone()));
 
-    if args.leader_elect {
+    if let Some(lease) = args.lease.clone() {
         let identity =
             std::env::var("POD_NAME").unwrap_or_else(|_| format!("blo-{}", std::process::id()));
         let cfg = leader::LeaseConfig {
-            name: args.lease_name.clone(),
-            namespace: args
-                .lease_namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
+            name: lease.name,
+            namespace: lease.namespace,
             identity,
             duration: Duration::from_secs(15),
             renew: Duration::from_secs(5),
@@ -175,7 +168,7 @@ async fn shutdown_signal() {
 
 async fn run_controller(
     client: Client,
-    args: RunArgs,
+    args: Settings,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 ) -> ExitCode {
@@ -189,10 +182,8 @@ async fn run_controller(
         watch = watch.labels(sel);
     }
     let opts = SdkOptions {
-        max_concurrent_calls: args.aws.max_concurrent_calls,
-        max_attempts: args.aws.max_attempts,
         observer: Some(Arc::new(MetricsObserver(metrics.clone()))),
-        ..SdkOptions::default()
+        ..args.sdk.clone()
     };
     let factory: Arc<dyn CloudFactory> = Arc::new(SdkCloudFactory::from_env(opts).await);
     let reporter = Reporter {
@@ -209,14 +200,7 @@ async fn run_controller(
         client,
         factory,
         metrics,
-        engine: EngineOptions {
-            dry_run: false,
-            region_concurrency: args.aws.region_concurrency,
-            // In the controller a permission-propagation error requeues with backoff instead
-            // of blocking a worker; the engine still retries briefly in place.
-            permission_retry: Duration::from_secs(args.aws.permission_retry_seconds.min(20)),
-            ..EngineOptions::default()
-        },
+        engine: args.engine.clone(),
         store: Some(store.clone()),
         known_policies: vec![],
         attempts: Mutex::new(HashMap::new()),
@@ -225,6 +209,8 @@ async fn run_controller(
         permission_clock: Mutex::new(HashMap::new()),
         reports: report_kind,
         reports_written: Mutex::new(HashMap::new()),
+        export_securityhub: args.export_securityhub,
+        exported: Mutex::new(HashMap::new()),
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

@@ -273,6 +273,7 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
     }
     publish_events(&p, &report, &ctx).await;
     write_report(&p, &report, &ctx).await;
+    export_findings(&p, &report, &ctx).await;
     let ready = status
         .conditions
         .iter()
@@ -372,6 +373,55 @@ async fn write_report(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Con
                 .insert(name, fingerprint);
         }
         Err(e) => tracing::warn!(policy = %name, error = %e, "cannot write the compliance report"),
+    }
+}
+
+/// `--export-securityhub`: the policy's findings into its account's Security Hub, when they
+/// changed since the last export (stable ids: a re-import updates the same findings).
+async fn export_findings(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
+    if !ctx.export_securityhub {
+        return;
+    }
+    let name = p.name_any();
+    let result = crate::formats::PolicyResult {
+        file: format!("cluster:{name}"),
+        report: report.clone(),
+    };
+    let fingerprint = u64::from(crate::policy_doc::fnv1a32(
+        &crate::formats::to_json(std::slice::from_ref(&result)).to_string(),
+    ));
+    if ctx
+        .exported
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        == Some(&fingerprint)
+    {
+        return;
+    }
+    let cloud = match ctx
+        .factory
+        .cloud_for(
+            &crate::engine::account_target(&p.spec),
+            &format!("blo-{name}"),
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(policy = %name, error = %e, "cannot export findings to Security Hub");
+            return;
+        }
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let done = crate::formats::export::to_security_hub(cloud.as_ref(), &result, &now).await;
+    if done.failed.is_empty() {
+        ctx.exported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, fingerprint);
+    } else {
+        tracing::warn!(policy = %name, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
     }
 }
 

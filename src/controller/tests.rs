@@ -64,6 +64,8 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
         permission_clock: Mutex::new(HashMap::new()),
         reports: None,
         reports_written: Mutex::new(HashMap::new()),
+        export_securityhub: false,
+        exported: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
 }
@@ -466,6 +468,8 @@ async fn drift_correction_emits_one_event_per_change() {
         permission_clock: Mutex::new(HashMap::new()),
         reports: None,
         reports_written: Mutex::new(HashMap::new()),
+        export_securityhub: false,
+        exported: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(

@@ -6,8 +6,7 @@ use crate::api::{BedrockLoggingPolicySpec, DEFAULT_ROLE_NAME, DataType, TrailDat
 use crate::cloud::{CloudWatchDestination, LoggingConfig, S3Destination};
 use crate::policy_doc::{bucket_arn, log_group_arn, partition};
 
-pub const POLICY_TAG: &str = "bedrocklogging.io/policy";
-pub const MANAGED_BY_TAG: &str = "bedrocklogging.io/managed-by";
+pub use crate::api::{MANAGED_BY_TAG, POLICY_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyDesired {

@@ -356,7 +356,7 @@ pub struct Call {
     pub write: bool,
 }
 
-use blo::cloud::fake::WRITE_PREFIXES;
+use blo::cloud::WRITE_PREFIXES;
 
 impl Call {
     fn parse(v: &Value) -> Call {

@@ -1,15 +1,36 @@
-//! Reports for people and machines: a table (colour on a TTY), JSON with a stable schema
-//! (docs/check-output.md), and SARIF 2.1.0 for code-scanning UIs.
+//! Reports for people and machines, shared by the CLI and the controller: a table (colour on a
+//! TTY), JSON with a stable schema (docs/check-output.md), SARIF 2.1.0 for code-scanning UIs,
+//! ASFF (Security Hub) and OCSF (Security Lake) findings, a self-contained HTML page, and the
+//! Security Hub export.
+
+pub mod asff;
+pub mod export;
+pub mod html;
+pub mod ocsf;
 
 use std::io::IsTerminal;
 
 use colored::Colorize;
 use serde_json::{Value, json};
 
-use super::OutputFormat;
 use crate::api::{FindingResult, RegionState};
 use crate::engine::PolicyReport;
 use crate::engine::findings::{CHECKS, check_def};
+use clap::ValueEnum;
+
+/// `-o` of `check` and `apply`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Sarif,
+    /// AWS Security Finding Format (Security Hub BatchImportFindings), one finding per region × check.
+    Asff,
+    /// OCSF 1.1.0 Compliance Finding events (Security Lake), one per region × check.
+    Ocsf,
+    /// One self-contained HTML page: a checks × regions matrix with the fixes.
+    Html,
+}
 
 pub const JSON_SCHEMA_VERSION: &str = "bedrocklogging.io/check/v1";
 
@@ -26,6 +47,9 @@ pub enum Verb {
 }
 
 pub fn print(results: &[PolicyResult], format: OutputFormat, verb: Verb) {
+    // The time of the run, for the ASFF / OCSF / HTML outputs (RFC 3339, seconds, `Z`).
+    let now = chrono::Utc::now();
+    let now_rfc3339 = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     match format {
         OutputFormat::Json => println!(
             "{}",
@@ -35,6 +59,27 @@ pub fn print(results: &[PolicyResult], format: OutputFormat, verb: Verb) {
             "{}",
             serde_json::to_string_pretty(&to_sarif(results)).unwrap_or_default()
         ),
+        OutputFormat::Asff => {
+            let v = to_json(results);
+            let partition = asff::report_partition(&v);
+            let asff = asff::to_asff(&v, &now_rfc3339, partition);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&asff).unwrap_or_default()
+            );
+        }
+        OutputFormat::Ocsf => {
+            let v = to_json(results);
+            let ocsf = ocsf::to_ocsf(&v, now.timestamp_millis());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&ocsf).unwrap_or_default()
+            );
+        }
+        OutputFormat::Html => {
+            let v = to_json(results);
+            print!("{}", html::to_html(&v, &now_rfc3339));
+        }
         OutputFormat::Table => {
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             colored::control::set_override(colour);

@@ -1,0 +1,502 @@
+//! The real AWS implementation of [`Cloud`], on the AWS SDK for Rust. The only module that
+//! imports `aws_sdk_*`.
+
+mod bedrock;
+mod iam;
+mod kms;
+mod logs;
+mod s3;
+mod securityhub;
+mod sts;
+mod trail;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::region::Region;
+use tokio::sync::Semaphore;
+
+use super::error::{CloudError, ErrorKind, classify};
+use super::model::*;
+use super::{AccountTarget, Cloud, CloudFactory, Tags};
+
+/// Told about every AWS call (for metrics); labels are bounded (service, operation, outcome).
+pub trait CallObserver: Send + Sync {
+    fn observe(&self, service: &'static str, operation: &'static str, outcome: &'static str);
+}
+
+/// Knobs for the SDK clients.
+#[derive(Clone)]
+pub struct SdkOptions {
+    /// Max AWS calls in flight for one account.
+    pub max_concurrent_calls: usize,
+    /// SDK attempts per call (throttling, 5xx and timeouts are retried with jittered backoff).
+    pub max_attempts: u32,
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl std::fmt::Debug for SdkOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdkOptions")
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
+            .field("max_attempts", &self.max_attempts)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl Default for SdkOptions {
+    fn default() -> Self {
+        SdkOptions {
+            max_concurrent_calls: 16,
+            max_attempts: 5,
+            attempt_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(60),
+            observer: None,
+        }
+    }
+}
+
+/// Load the standard AWS configuration (env, profile, IRSA web identity, EKS Pod Identity;
+/// `AWS_ENDPOINT_URL` redirects every service).
+pub async fn load_base_config(opts: &SdkOptions) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(opts.max_attempts.max(1))
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(opts.attempt_timeout)
+                .operation_timeout(opts.operation_timeout)
+                .build(),
+        );
+    // One HTTP client (connection pool, TLS configuration, trust store) shared by every service
+    // client of every account: per-client defaults cost about 2 MiB per governed account.
+    loader = loader.http_client(shared_http_client());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    loader.load().await
+}
+
+/// The process-wide HTTPS client for AWS calls.
+pub fn shared_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    static CLIENT: std::sync::OnceLock<aws_smithy_runtime_api::client::http::SharedHttpClient> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        })
+        .clone()
+}
+
+/// The clients of one region. Public so tests can swap in mocked clients (aws-smithy-mocks).
+pub struct RegionClients {
+    pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub bedrock: aws_sdk_bedrock::Client,
+    pub trail: aws_sdk_cloudtrail::Client,
+}
+
+impl RegionClients {
+    pub fn from_config(base: &SdkConfig, region: &str) -> Self {
+        let r = Region::new(region.to_string());
+        let path_style = base.endpoint_url().is_some();
+        RegionClients {
+            kms: aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(base)
+                    .region(r.clone())
+                    .build(),
+            ),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(base)
+                    .region(r.clone())
+                    .force_path_style(path_style)
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(base)
+                    .region(r.clone())
+                    .build(),
+            ),
+            bedrock: aws_sdk_bedrock::Client::from_conf(
+                aws_sdk_bedrock::config::Builder::from(base)
+                    .region(r.clone())
+                    .build(),
+            ),
+            trail: aws_sdk_cloudtrail::Client::from_conf(
+                aws_sdk_cloudtrail::config::Builder::from(base)
+                    .region(r)
+                    .build(),
+            ),
+        }
+    }
+}
+
+/// The SDK clients, shared by every account: one set per region plus IAM and STS. Accounts
+/// differ only by the credentials each call carries (a per-operation override), so governing
+/// many accounts does not multiply clients.
+pub struct ClientPool {
+    base: SdkConfig,
+    regional: Mutex<HashMap<String, Arc<RegionClients>>>,
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    /// Security Hub clients, made on first use (only exports need them).
+    securityhub: Mutex<HashMap<String, aws_sdk_securityhub::Client>>,
+}
+
+impl ClientPool {
+    pub fn new(base: SdkConfig) -> Self {
+        ClientPool {
+            iam: aws_sdk_iam::Client::new(&base),
+            sts: aws_sdk_sts::Client::new(&base),
+            base,
+            regional: Mutex::new(HashMap::new()),
+            securityhub: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn securityhub(&self, region: &str) -> aws_sdk_securityhub::Client {
+        let mut map = self.securityhub.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| {
+                aws_sdk_securityhub::Client::from_conf(
+                    aws_sdk_securityhub::config::Builder::from(&self.base)
+                        .region(Region::new(region.to_string()))
+                        .build(),
+                )
+            })
+            .clone()
+    }
+
+    fn region(&self, region: &str) -> Arc<RegionClients> {
+        let mut map = self.regional.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| Arc::new(RegionClients::from_config(&self.base, region)))
+            .clone()
+    }
+}
+
+/// [`Cloud`] over the AWS SDK, for one set of credentials (one account).
+pub struct SdkCloud {
+    pool: Arc<ClientPool>,
+    /// None: the operator's own credentials (the pool's default chain).
+    creds: Option<SharedCredentialsProvider>,
+    limiter: Arc<Semaphore>,
+    observer: Option<Arc<dyn CallObserver>>,
+    /// The account these credentials act in (STS, asked once).
+    account: tokio::sync::OnceCell<String>,
+}
+
+impl SdkCloud {
+    pub fn new(base: SdkConfig, opts: &SdkOptions) -> Self {
+        Self::in_pool(Arc::new(ClientPool::new(base)), None, opts)
+    }
+
+    pub fn in_pool(
+        pool: Arc<ClientPool>,
+        creds: Option<SharedCredentialsProvider>,
+        opts: &SdkOptions,
+    ) -> Self {
+        SdkCloud {
+            pool,
+            creds,
+            limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
+            observer: opts.observer.clone(),
+            account: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// STS GetCallerIdentity (cached by [`Cloud::account_id`]).
+    async fn caller_account(&self) -> Result<String, CloudError> {
+        let out = self
+            .run(
+                "sts",
+                "GetCallerIdentity",
+                self.pool
+                    .sts
+                    .get_caller_identity()
+                    .customize()
+                    .config_override(self.ov_sts())
+                    .send(),
+            )
+            .await?;
+        out.account().map(String::from).ok_or_else(|| {
+            CloudError::new(
+                ErrorKind::Other,
+                "sts",
+                "GetCallerIdentity",
+                "no account in response",
+            )
+        })
+    }
+
+    /// Use these clients for `region` (tests: mocked clients).
+    pub fn insert_region(&self, region: &str, clients: RegionClients) {
+        let mut map = self.pool.regional.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(region.to_string(), Arc::new(clients));
+    }
+
+    fn region(&self, region: &str) -> Arc<RegionClients> {
+        self.pool.region(region)
+    }
+
+    async fn run<T, E, F>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        fut: F,
+    ) -> Result<T, CloudError>
+    where
+        F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let result = {
+            let _permit = self.limiter.acquire().await;
+            fut.await
+        };
+        let result = result.map_err(|e| to_cloud_error(service, operation, e));
+        if let Some(obs) = &self.observer {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.kind.as_label(),
+            };
+            obs.observe(service, operation, outcome);
+        }
+        result
+    }
+}
+
+/// Per-operation configuration carrying this account's credentials (none: the pool's own).
+macro_rules! credential_overrides {
+    ($($name:ident => $svc:ident),* $(,)?) => {
+        impl SdkCloud {
+            $(
+                fn $name(&self) -> $svc::config::Builder {
+                    let b = $svc::config::Builder::default();
+                    match &self.creds {
+                        Some(c) => b.credentials_provider(c.clone()),
+                        None => b,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+credential_overrides!(ov_securityhub => aws_sdk_securityhub, ov_kms => aws_sdk_kms, ov_s3 => aws_sdk_s3, ov_logs => aws_sdk_cloudwatchlogs, ov_bedrock => aws_sdk_bedrock, ov_trail => aws_sdk_cloudtrail, ov_iam => aws_sdk_iam, ov_sts => aws_sdk_sts);
+
+fn to_cloud_error<E>(
+    service: &'static str,
+    operation: &'static str,
+    err: SdkError<E, HttpResponse>,
+) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(String::from);
+    let message = err
+        .message()
+        .map(String::from)
+        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    let kind = match &err {
+        SdkError::DispatchFailure(_)
+            if super::error::is_no_endpoint_message(&DisplayErrorContext(&err).to_string()) =>
+        {
+            ErrorKind::NoEndpoint
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorKind::Unavailable
+        }
+        SdkError::ConstructionFailure(_) => ErrorKind::Invalid,
+        _ => classify(code.as_deref(), status, &message),
+    };
+    CloudError {
+        kind,
+        service,
+        operation,
+        code,
+        message,
+    }
+}
+
+fn not_found_to_none<T>(r: Result<T, CloudError>) -> Result<Option<T>, CloudError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn build_err(
+    service: &'static str,
+    operation: &'static str,
+    e: impl std::fmt::Display,
+) -> CloudError {
+    CloudError::new(
+        ErrorKind::Invalid,
+        service,
+        operation,
+        format!("cannot build request: {e}"),
+    )
+}
+
+/// Credentials of an assumed role, through the pool's one STS client (no client per account),
+/// cached and refreshed five minutes before they expire.
+#[derive(Debug)]
+struct AssumedRoleCredentials {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: String,
+    cached: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+}
+
+impl AssumedRoleCredentials {
+    /// AssumeRole, its failure classified like every other AWS error (a denial is terminal).
+    async fn assume_classified(&self) -> Result<aws_credential_types::Credentials, CloudError> {
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| to_cloud_error("sts", "AssumeRole", e))?;
+        let c = out.credentials().ok_or_else(|| {
+            CloudError::new(
+                ErrorKind::Unavailable,
+                "sts",
+                "AssumeRole",
+                "AssumeRole returned no credentials",
+            )
+        })?;
+        let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
+        Ok(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "bedrock-logging-operator-assume-role",
+        ))
+    }
+
+    async fn assume(
+        &self,
+    ) -> Result<
+        aws_credential_types::Credentials,
+        aws_credential_types::provider::error::CredentialsError,
+    > {
+        self.assume_classified().await.map_err(|e| {
+            aws_credential_types::provider::error::CredentialsError::provider_error(e.to_string())
+        })
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for AssumedRoleCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            let mut cached = self.cached.lock().await;
+            let fresh_enough = |c: &aws_credential_types::Credentials| {
+                c.expiry()
+                    .is_none_or(|e| e > std::time::SystemTime::now() + Duration::from_secs(300))
+            };
+            if let Some(c) = cached.as_ref().filter(|c| fresh_enough(c)) {
+                return Ok(c.clone());
+            }
+            let c = self.assume().await?;
+            *cached = Some(c.clone());
+            Ok(c)
+        })
+    }
+}
+
+/// Builds [`SdkCloud`]s over one shared [`ClientPool`]: the operator's own credentials, or a
+/// role assumed through STS (credentials cached per role + external ID).
+pub struct SdkCloudFactory {
+    pool: Arc<ClientPool>,
+    opts: SdkOptions,
+    cache: tokio::sync::Mutex<HashMap<AccountTarget, Arc<SdkCloud>>>,
+}
+
+impl SdkCloudFactory {
+    pub fn new(base: SdkConfig, opts: SdkOptions) -> Self {
+        SdkCloudFactory {
+            pool: Arc::new(ClientPool::new(base)),
+            opts,
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn from_env(opts: SdkOptions) -> Self {
+        let base = load_base_config(&opts).await;
+        Self::new(base, opts)
+    }
+}
+
+#[async_trait]
+impl CloudFactory for SdkCloudFactory {
+    async fn cloud_for(
+        &self,
+        target: &AccountTarget,
+        session_name: &str,
+    ) -> Result<Arc<dyn Cloud>, CloudError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(target) {
+            return Ok(c.clone());
+        }
+        let creds = match &target.role_arn {
+            None => None,
+            Some(role) => {
+                let session: String = session_name
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "=,.@-".contains(*c))
+                    .take(64)
+                    .collect();
+                let provider = AssumedRoleCredentials {
+                    sts: self.pool.sts.clone(),
+                    role_arn: role.clone(),
+                    external_id: target.external_id.clone(),
+                    session_name: session,
+                    cached: tokio::sync::Mutex::new(None),
+                };
+                // Assume now, so a denial (trust, ExternalId) is seen as what it is instead
+                // of surfacing later as a dispatch failure of some other call.
+                let first = provider.assume_classified().await?;
+                *provider.cached.lock().await = Some(first);
+                Some(SharedCredentialsProvider::new(provider))
+            }
+        };
+        let cloud = Arc::new(SdkCloud::in_pool(self.pool.clone(), creds, &self.opts));
+        cache.insert(target.clone(), cloud.clone());
+        Ok(cloud)
+    }
+}
