@@ -85,6 +85,19 @@ pub fn events_for(
                 });
             }
         }
+        // Duplicate keys from a lost CreateKey response: never deleted, so a human must act.
+        if let Some(f) = r
+            .findings
+            .iter()
+            .find(|f| f.id == crate::engine::findings::SINGLE_KEY)
+        {
+            out.push(PlannedEvent {
+                warning: true,
+                reason: "DuplicateKeys",
+                action: action("Converge", &r.region, &f.message),
+                note: truncate(format!("{}: {}", r.region, f.message)),
+            });
+        }
         if r.state == RegionState::Drifted && !prev.is_some_and(|p| p.state == RegionState::Drifted)
         {
             out.push(PlannedEvent {

@@ -21,7 +21,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
@@ -59,6 +58,9 @@ pub struct LeaseSettings {
     pub namespace: String,
 }
 
+/// Where the controller reads all policies from (the reflector's store in production).
+pub type PolicySource = Box<dyn Fn() -> Vec<BedrockLoggingPolicy> + Send + Sync>;
+
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
@@ -66,10 +68,8 @@ pub struct Context {
     pub recorder: Option<Recorder>,
     pub metrics: Arc<Metrics>,
     pub engine: EngineOptions,
-    /// The controller's cache of all policies (conflict detection).
-    pub store: Option<Store<BedrockLoggingPolicy>>,
-    /// Used instead of `store` in tests.
-    pub known_policies: Vec<BedrockLoggingPolicy>,
+    /// Every policy the controller knows (ownership of account+region pairs): the watch cache.
+    pub policies: PolicySource,
     /// Consecutive failures per policy (backoff).
     pub attempts: Mutex<HashMap<String, u32>>,
     /// When each policy's next full pass is due, for the generation it last ran at. Watch events
@@ -201,8 +201,10 @@ async fn run_controller(
         factory,
         metrics,
         engine: args.engine.clone(),
-        store: Some(store.clone()),
-        known_policies: vec![],
+        policies: {
+            let store = store.clone();
+            Box::new(move || store.state().iter().map(|p| (**p).clone()).collect())
+        },
         attempts: Mutex::new(HashMap::new()),
         due: Mutex::new(HashMap::new()),
         operator_account: tokio::sync::OnceCell::new(),

@@ -122,10 +122,7 @@ fn previous_states(p: &BedrockLoggingPolicy) -> BTreeMap<String, RegionState> {
 
 /// Every policy the controller knows (for ownership of account+region pairs).
 fn all_policies(ctx: &Context) -> Vec<BedrockLoggingPolicy> {
-    match &ctx.store {
-        Some(store) => store.state().iter().map(|p| (**p).clone()).collect(),
-        None => ctx.known_policies.clone(),
-    }
+    (ctx.policies)()
 }
 
 /// The permission-propagation window of one policy: Bedrock's "Failed to validate permissions"
@@ -229,27 +226,45 @@ async fn run_engine(
     report
 }
 
+/// One pass of a live policy: outcome → status → events, report, export → metrics → next.
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let name = p.name_any();
-    // A watch event before the next pass is due, at the same generation (our own status write,
-    // a label change): nothing to re-read yet.
-    let now = std::time::Instant::now();
+    if let Some(wait) = not_due_yet(&p, &ctx) {
+        return Ok(Action::requeue(wait));
+    }
+    let previous = previous_states(&p);
+    let report = run_engine(&p, &previous, &ctx, false).await;
+    let ready = write_status(&p, &report, &ctx).await?;
+    publish_events(&p, &report, &ctx).await;
+    write_report(&p, &report, &ctx).await;
+    export_findings(&p, &report, &ctx).await;
+    record_metrics(&p, &report, &previous, ready, &ctx);
+    Ok(Action::requeue(next_pass(&p, &report, &ctx)))
+}
+
+/// A watch event before the next pass is due, at the same generation (our own status write, a
+/// label change): nothing to re-read yet. Returns how long until the pass is due.
+fn not_due_yet(p: &BedrockLoggingPolicy, ctx: &Context) -> Option<Duration> {
+    let now = Instant::now();
     let due = ctx
         .due
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(&name)
+        .get(&p.name_any())
         .copied();
-    if let Some((generation, at)) = due
-        && generation == p.metadata.generation
-        && now < at
-    {
-        return Ok(Action::requeue(at - now));
+    match due {
+        Some((generation, at)) if generation == p.metadata.generation && now < at => Some(at - now),
+        _ => None,
     }
-    let previous = previous_states(&p);
-    let report = run_engine(&p, &previous, &ctx, false).await;
+}
+
+/// Server-side apply of the status, only when it changed materially. Returns Ready.
+async fn write_status(
+    p: &BedrockLoggingPolicy,
+    report: &PolicyReport,
+    ctx: &Context,
+) -> Result<bool, ReconcileError> {
     let status = build_status(
-        &report,
+        report,
         p.metadata.generation,
         Timestamp::now(),
         p.status.as_ref(),
@@ -265,33 +280,37 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
             "status": status,
         });
         api.patch_status(
-            &name,
+            &p.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
         .await?;
     }
-    publish_events(&p, &report, &ctx).await;
-    write_report(&p, &report, &ctx).await;
-    export_findings(&p, &report, &ctx).await;
-    let ready = status
+    Ok(status
         .conditions
         .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
-    ctx.metrics.record_compliance(&report, ready);
+        .any(|c| c.type_ == "Ready" && c.status == "True"))
+}
 
+fn record_metrics(
+    p: &BedrockLoggingPolicy,
+    report: &PolicyReport,
+    previous: &BTreeMap<String, RegionState>,
+    ready: bool,
+    ctx: &Context,
+) {
+    let m = &ctx.metrics;
+    m.record_compliance(report, ready);
     let labels = PolicyLabels {
-        policy: name.clone(),
+        policy: p.name_any(),
     };
-    ctx.metrics
-        .compliant_regions
+    m.compliant_regions
         .get_or_create(&labels)
         .set(report.compliant_regions() as i64);
-    ctx.metrics
-        .total_regions
+    m.total_regions
         .get_or_create(&labels)
         .set(report.regions.len() as i64);
-    let drift: usize = report
+    let drift = report
         .regions
         .iter()
         .filter(|r| {
@@ -299,26 +318,10 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
         })
         .count();
     if drift > 0 {
-        ctx.metrics
-            .drift_corrections
+        m.drift_corrections
             .get_or_create(&labels)
             .inc_by(drift as u64);
     }
-
-    let transient = report.has_errors()
-        && report
-            .global_error
-            .iter()
-            .chain(report.regions.iter().filter_map(|r| r.error.as_ref()))
-            .any(|e| e.is_transient());
-    let converging = report
-        .regions
-        .iter()
-        .any(|r| r.state == RegionState::Converging);
-    let conflict = report
-        .regions
-        .iter()
-        .any(|r| r.state == RegionState::Conflict);
     let result = if report.all_compliant() {
         "compliant"
     } else if report.has_errors() {
@@ -326,26 +329,35 @@ async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action
     } else {
         "not_compliant"
     };
-    ctx.metrics
-        .reconciles
-        .get_or_create(&ResultLabels { result })
-        .inc();
-    let resync = resync(&p);
-    let next = if transient || converging {
-        backoff(attempt(&ctx, &name, true), resync)
+    m.reconciles.get_or_create(&ResultLabels { result }).inc();
+}
+
+/// When to look again: backoff while converging or after a transient error; a minute while in
+/// conflict (the owner may go away); else the resync interval.
+fn next_pass(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) -> Duration {
+    let name = p.name_any();
+    let transient = report
+        .global_error
+        .iter()
+        .chain(report.regions.iter().filter_map(|r| r.error.as_ref()))
+        .any(|e| e.is_transient());
+    let state = |s: RegionState| report.regions.iter().any(|r| r.state == s);
+    let resync = resync(p);
+    let next = if transient || state(RegionState::Converging) {
+        backoff(attempt(ctx, &name, true), resync)
     } else {
-        attempt(&ctx, &name, false);
-        if conflict {
+        attempt(ctx, &name, false);
+        if state(RegionState::Conflict) {
             resync.min(Duration::from_secs(60))
         } else {
             resync
         }
     };
-    ctx.due.lock().unwrap_or_else(|e| e.into_inner()).insert(
-        name,
-        (p.metadata.generation, std::time::Instant::now() + next),
-    );
-    Ok(Action::requeue(next))
+    ctx.due
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name, (p.metadata.generation, Instant::now() + next));
+    next
 }
 
 /// The policy's compliance report (SPEC §4a), by server-side apply, only when it changed.

@@ -333,3 +333,68 @@ async fn the_trail_is_found_wherever_it_lives_and_a_stopped_trail_fails() {
     assert_eq!(f.status, FindingResult::Fail);
     assert!(f.message.contains("not logging"), "{}", f.message);
 }
+
+/// Defect 13: PutBucketTagging replaces the whole set; ours are merged into what is there.
+#[test]
+fn bucket_tags_are_merged_never_replaced() {
+    use crate::cloud::sdk::merge_tags;
+    let existing = vec![("team".to_string(), "data".to_string())];
+    let ours = desired::resource_tags("p");
+    let merged = merge_tags(&existing, &ours).expect("ours are added");
+    assert!(
+        merged.contains(&("team".to_string(), "data".to_string())),
+        "foreign tag kept"
+    );
+    for t in &ours {
+        assert!(merged.contains(t));
+    }
+    assert_eq!(
+        merge_tags(&merged, &ours),
+        None,
+        "nothing to change the second time"
+    );
+}
+
+/// Defect 15: a key of another account with managePolicy: false is verified as far as KMS
+/// allows (GetKeyPolicy is not allowed across accounts), and says so naming the field; with
+/// managePolicy: true it is a clear KeyUnusable, with nothing written.
+#[tokio::test]
+async fn a_cross_account_key_is_verified_as_far_as_kms_allows() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let arn = "arn:aws:kms:us-east-1:999988887777:key/11111111-2222-3333-4444-555555555555";
+    fake.add_key(
+        "us-east-1",
+        crate::cloud::KeyInfo {
+            arn: arn.into(),
+            key_id: "11111111-2222-3333-4444-555555555555".into(),
+            enabled: true,
+            state: "Enabled".into(),
+            spec: "SYMMETRIC_DEFAULT".into(),
+            usage: "ENCRYPT_DECRYPT".into(),
+            manager: "CUSTOMER".into(),
+            created: 0,
+        },
+        "{}",
+    );
+    let yaml = |manage: bool| {
+        format!(
+            "  mode: Audit\n  regions: [us-east-1]\n  kmsKey: {{existing: \"{arn}\", managePolicy: {manage}}}\n  s3: {{bucketName: \"logs-{{accountId}}-{{region}}\"}}\n"
+        )
+    };
+    let r = run(&fake, &spec(&yaml(false)), false).await;
+    let f = r.regions[0]
+        .findings
+        .iter()
+        .find(|f| f.id == findings::KEY_POLICY_CONTEXT)
+        .expect("evaluated");
+    assert_eq!(f.status, FindingResult::Warn, "{}", f.message);
+    assert!(f.message.contains("spec.kmsKey.existing") && f.message.contains("another account"));
+    let mut enforce = spec(&yaml(true));
+    enforce.mode = crate::api::Mode::Enforce;
+    fake.reset_calls();
+    let r = run(&fake, &enforce, false).await;
+    let e = r.regions[0].error.as_ref().expect("an error");
+    assert_eq!(e.stalled_reason(), Some("KeyUnusable"), "{e}");
+    assert!(e.to_string().contains("managePolicy: false"), "{e}");
+    assert!(fake.write_calls().is_empty(), "{:?}", fake.write_calls());
+}

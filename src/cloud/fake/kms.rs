@@ -52,7 +52,22 @@ impl Kms for FakeCloud {
         let st = self.st();
         let id = Self::resolve_key(&st, region, key_id)
             .ok_or_else(|| not_found("kms", "GetKeyPolicy", key_id))?;
-        Ok(st.keys[&(region.to_string(), id)].policy.clone())
+        let key = &st.keys[&(region.to_string(), id)];
+        // KMS does not allow GetKeyPolicy across accounts.
+        if key
+            .info
+            .as_ref()
+            .and_then(|i| i.arn.split(':').nth(4))
+            .is_some_and(|a| a != st.account)
+        {
+            return Err(CloudError::new(
+                ErrorKind::AccessDenied,
+                "kms",
+                "GetKeyPolicy",
+                "GetKeyPolicy is not allowed on a key of another account",
+            ));
+        }
+        Ok(key.policy.clone())
     }
 
     async fn kms_create_key(

@@ -6,6 +6,7 @@ mod iam;
 mod kms;
 mod logs;
 mod s3;
+pub use s3::merge_tags;
 mod securityhub;
 mod sts;
 mod trail;
