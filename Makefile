@@ -4,7 +4,7 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug/bedrock-logging-operator
 CARGO ?= cargo
 
-.PHONY: all build demo test test-rust test-strict test-packaging venv crds lint fmt e2e bench bench-controller clean
+.PHONY: all build demo test test-rust test-strict test-packaging packaging-tests venv crds lint fmt e2e bench bench-controller clean
 
 all: build
 
@@ -20,7 +20,7 @@ demo: venv build
 
 ## test: every test: unit, CRD/CEL corpus, SDK mocks, the strict AWS layer's own rules,
 ## integration through the strict layer in front of moto, then on plain moto, packaging
-test: test-strict test-rust test-packaging
+test: test-strict test-rust packaging-tests
 
 MOTO_ENV := BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server
 MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults
@@ -35,7 +35,11 @@ test-rust: venv
 test-strict: venv
 	bash tests/strict/run.sh
 
-test-packaging: build
+test-packaging: build packaging-tests
+
+# The binary `cargo test` built (same code; building it again without the test features would
+# recompile the SDK crates).
+packaging-tests:
 	BLO_BIN=$(BIN) BLO_HTML_REPORT=$(CURDIR)/tests/golden/check.html $(if $(wildcard $(CURDIR)/target/reports-sample/*.json),BLO_REPORTS_DIR=$(CURDIR)/target/reports-sample) bash hack/test-packaging.sh
 
 ## crds: regenerate the CRD from the Rust types (a test fails when it drifts)

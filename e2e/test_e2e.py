@@ -35,6 +35,7 @@ CRD_NAME = "bedrockloggingpolicies.bedrocklogging.io"
 NAMES = ["demo", "e2e-audit", "e2e-conflict", "e2e-disable"]
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 AUDIT_REGION = "eu-central-1"
+AUDIT_DELETE_REGION = "ca-central-1"  # only the Audit deletion test uses it
 DISABLE_REGION = "us-west-2"
 DRIFT_DEADLINE_S = 90  # demo.yaml: resyncInterval 1m, plus slack
 
@@ -488,6 +489,34 @@ def test_delete_with_disable_turns_logging_off_and_keeps_data(controller, aws):
     assert key and key["KeyState"] == "Enabled", key
     assert aws.log_group("/aws/bedrock/e2e-disable", DISABLE_REGION) is not None
     assert aws.role("blo-e2e-disable") is not None
+
+
+def test_deleting_an_audit_policy_never_writes(controller, aws):
+    """Defect seen on a real cluster: an Audit policy with deletionPolicy Disable deleted the
+    account's logging configuration when the CR was deleted. Audit never writes, deletion
+    included: the configuration (exactly the one the policy describes) stays."""
+    region = AUDIT_DELETE_REGION
+    bucket = f"e2e-auditdel-{aws.account}-{region}"
+    aws.client("bedrock", region).put_model_invocation_logging_configuration(loggingConfig={
+        "s3Config": {"bucketName": bucket},
+        "textDataDeliveryEnabled": True, "imageDataDeliveryEnabled": True,
+        "embeddingDataDeliveryEnabled": True, "videoDataDeliveryEnabled": True,
+        "audioDataDeliveryEnabled": True,
+    })
+    pol = {
+        "apiVersion": "bedrocklogging.io/v1alpha1", "kind": "BedrockLoggingPolicy",
+        "metadata": {"name": "e2e-audit-delete"},
+        "spec": {"mode": "Audit", "deletionPolicy": "Disable", "regions": [region],
+                 "kmsKey": {"create": {"alias": "alias/blo-e2e-audit-delete"}},
+                 "s3": {"bucketName": "e2e-auditdel-{accountId}-{region}"}},
+    }
+    apply_obj(pol)
+    wait_until(lambda: (o := get_blp("e2e-audit-delete")) and condition(o, "Ready") and o,
+               120, "a Ready condition on blp/e2e-audit-delete")
+    delete_policy("e2e-audit-delete")
+    lc = aws.logging_config(region)
+    assert lc and lc["s3Config"]["bucketName"] == bucket, \
+        f"deleting an Audit policy changed the logging configuration: {lc}"
 
 
 def test_deleting_the_conflicting_policy_leaves_the_owner_alone(controller, aws):

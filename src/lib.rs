@@ -16,6 +16,12 @@ pub mod engine;
 pub mod formats;
 pub mod policy_doc;
 
+/// Both the AWS SDK (aws-lc-rs) and kube (ring) enable a rustls crypto backend, so rustls cannot
+/// pick one by itself: choose ring, once, before any TLS client is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// `s` cut to at most `max` bytes (on a character boundary), with "..." when cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {

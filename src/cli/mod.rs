@@ -210,11 +210,7 @@ pub fn init_cli_tracing() {
         .try_init();
 }
 
-/// Both the AWS SDK (aws-lc-rs) and kube (ring) enable a rustls crypto backend, so rustls cannot
-/// pick one by itself: choose ring, once, before any TLS client is built.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::install_crypto_provider;
 
 pub fn main() -> ExitCode {
     install_crypto_provider();

@@ -510,7 +510,7 @@ async fn drift_correction_emits_one_event_per_change() {
 async fn a_real_kube_client_can_be_built() {
     // `run` builds a real client (TLS stack included); this panicked once when two rustls
     // crypto backends were compiled in and none was chosen.
-    crate::cli::install_crypto_provider();
+    crate::install_crypto_provider();
     let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
     let client = Client::try_from(config).expect("client");
     let err = client
