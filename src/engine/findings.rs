@@ -341,7 +341,9 @@ fn encryption(d: &RegionDesired, o: &RegionObserved) -> Finding {
     if let Some(b) = &d.bucket {
         check_bucket(&b.name, o.bucket.as_ref());
     }
-    if let Some(l) = &d.large_bucket {
+    if let Some(l) = &d.large_bucket
+        && d.bucket.as_ref().map(|b| &b.name) != Some(&l.name)
+    {
         check_bucket(&l.name, o.large_bucket_view(d));
     }
     if let Some(g) = &d.log_group {
