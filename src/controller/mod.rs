@@ -5,6 +5,8 @@ pub mod conflicts;
 pub mod events;
 pub mod leader;
 pub mod metrics;
+pub mod permission_clock;
+mod publish;
 pub mod rbac;
 pub mod reconcile;
 pub mod reports;

@@ -7,19 +7,18 @@ use std::time::{Duration, Instant};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use rand::Rng;
 use serde_json::json;
 
 use super::conflicts::StoreOwnership;
-use super::events::events_for;
 use super::metrics::{PolicyLabels, ResultLabels};
+pub use super::permission_clock::PermissionClock;
+use super::publish::{export_findings, publish_events, write_report};
 use super::{Context, FIELD_MANAGER, FINALIZER};
 use crate::api::{BedrockLoggingPolicy, RegionState};
-use crate::cloud::{AccountTarget, ErrorKind};
-use crate::engine::phases::PROPAGATION_WINDOW;
+use crate::cloud::AccountTarget;
 use crate::engine::status::{build_status, materially_equal};
 use crate::engine::{EngineError, PolicyInput, PolicyReport, run_deletion, run_in_account};
 
@@ -123,44 +122,6 @@ fn previous_states(p: &BedrockLoggingPolicy) -> BTreeMap<String, RegionState> {
 /// Every policy the controller knows (for ownership of account+region pairs).
 fn all_policies(ctx: &Context) -> Vec<BedrockLoggingPolicy> {
     (ctx.policies)()
-}
-
-/// The permission-propagation window of one policy: Bedrock's "Failed to validate permissions"
-/// is retried while it is recent (since the operator's last permission change, or since the
-/// error was first seen), and is terminal after [`PROPAGATION_WINDOW`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PermissionClock {
-    pub last_change: Option<Instant>,
-    pub first_error: Option<Instant>,
-}
-
-impl PermissionClock {
-    pub fn grace(&self, now: Instant) -> bool {
-        match self.last_change.max(self.first_error) {
-            None => true,
-            Some(t) => now.duration_since(t) < PROPAGATION_WINDOW,
-        }
-    }
-
-    /// Record what a pass saw.
-    pub fn update(&mut self, report: &PolicyReport, now: Instant) {
-        if report.permissions_changed {
-            self.last_change = Some(now);
-        }
-        let propagation_error = report
-            .regions
-            .iter()
-            .filter_map(|r| r.error.as_ref())
-            .any(|e| {
-                matches!(e, EngineError::Cloud(c) if c.kind == ErrorKind::PermissionPropagation)
-                    || matches!(e, EngineError::DestinationAccess { .. })
-            });
-        if !propagation_error {
-            self.first_error = None;
-        } else if self.first_error.is_none() {
-            self.first_error = Some(now);
-        }
-    }
 }
 
 /// The operator's own account (the account of every policy without a role), resolved once.
@@ -358,106 +319,6 @@ fn next_pass(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) -> 
         .unwrap_or_else(|e| e.into_inner())
         .insert(name, (p.metadata.generation, Instant::now() + next));
     next
-}
-
-/// The policy's compliance report (SPEC §4a), by server-side apply, only when it changed.
-async fn write_report(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
-    let Some(kind) = ctx.reports else {
-        return;
-    };
-    let obj = super::reports::build(kind, p, report);
-    let fingerprint = u64::from(crate::policy_doc::fnv1a32(&obj.to_string()));
-    let name = p.name_any();
-    let unchanged = ctx
-        .reports_written
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&name)
-        == Some(&fingerprint);
-    if unchanged {
-        return;
-    }
-    match super::reports::write(&ctx.client, kind, &obj).await {
-        Ok(()) => {
-            ctx.reports_written
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(name, fingerprint);
-        }
-        Err(e) => tracing::warn!(policy = %name, error = %e, "cannot write the compliance report"),
-    }
-}
-
-/// `--export-securityhub`: the policy's findings into its account's Security Hub, when they
-/// changed since the last export (stable ids: a re-import updates the same findings).
-async fn export_findings(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
-    if !ctx.export_securityhub {
-        return;
-    }
-    let name = p.name_any();
-    let result = crate::formats::PolicyResult {
-        file: format!("cluster:{name}"),
-        report: report.clone(),
-    };
-    let fingerprint = u64::from(crate::policy_doc::fnv1a32(
-        &crate::formats::to_json(std::slice::from_ref(&result)).to_string(),
-    ));
-    if ctx
-        .exported
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&name)
-        == Some(&fingerprint)
-    {
-        return;
-    }
-    let cloud = match ctx
-        .factory
-        .cloud_for(
-            &crate::engine::account_target(&p.spec),
-            &format!("blo-{name}"),
-        )
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(policy = %name, error = %e, "cannot export findings to Security Hub");
-            return;
-        }
-    };
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let done = crate::formats::export::to_security_hub(cloud.as_ref(), &result, &now).await;
-    if done.failed.is_empty() {
-        ctx.exported
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, fingerprint);
-    } else {
-        tracing::warn!(policy = %name, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
-    }
-}
-
-async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
-    let Some(recorder) = &ctx.recorder else {
-        return;
-    };
-    let reference = p.object_ref(&());
-    for e in events_for(report, p.status.as_ref()) {
-        let ev = KubeEvent {
-            type_: if e.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: e.reason.to_string(),
-            note: Some(e.note),
-            action: e.action,
-            secondary: None,
-        };
-        if let Err(err) = recorder.publish(&ev, &reference).await {
-            tracing::warn!(error = %err, "cannot publish event");
-        }
-    }
 }
 
 /// Deletion, through the engine: with `deletionPolicy: Disable` in Enforce mode, logging is

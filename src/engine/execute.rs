@@ -167,19 +167,23 @@ async fn apply_one(
         }
         Change::PutRetention { name, days } => c.logs_put_retention(r, name, *days).await?,
         Change::CreateRole { name, trust } => {
-            c.iam_create_role(name, &to_text(trust), &cx.tags).await?;
+            iam_limit(
+                name,
+                c.iam_create_role(name, &to_text(trust), &cx.tags).await,
+            )?;
         }
         Change::UpdateTrust { name, document, .. } => {
-            c.iam_update_trust(name, &to_text(document)).await?
+            iam_limit(name, c.iam_update_trust(name, &to_text(document)).await)?
         }
         Change::PutRolePolicy {
             name,
             policy_name,
             document,
-        } => {
+        } => iam_limit(
+            name,
             c.iam_put_role_policy(name, policy_name, &to_text(document))
-                .await?
-        }
+                .await,
+        )?,
         Change::PutLoggingConfig { config, .. } => {
             put_logging_with_retry(c, r, config, cx.permission_retry).await?
         }
@@ -198,7 +202,7 @@ async fn apply_one(
 }
 
 /// How long to wait before the second listing that precedes a CreateKey.
-const RELIST_DELAY: Duration = Duration::from_millis(250);
+const RELIST_DELAY: Duration = Duration::from_millis(150);
 
 /// The oldest key tagged for this policy in the region, if any.
 async fn oldest_tagged_key(cx: &ExecContext<'_>) -> Result<Option<String>, EngineError> {
@@ -228,6 +232,24 @@ async fn find_created_key(cx: &ExecContext<'_>) -> Result<Option<String>, Engine
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// IAM's size quotas count every policy on a shared role, which the plan cannot see whole: a
+/// `LimitExceeded` is a terminal spec error naming the field, never a retry loop.
+fn iam_limit<T>(role: &str, r: Result<T, CloudError>) -> Result<T, EngineError> {
+    r.map_err(|e| {
+        if e.code.as_deref() == Some("LimitExceeded") {
+            EngineError::spec(
+                "spec.cloudWatch.roleName",
+                format!(
+                    "IAM refused the policies of role {role} as too large ({}): several policies share this role; give this policy its own spec.cloudWatch.roleName or raise the IAM quota",
+                    e.message
+                ),
+            )
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// One change, retried in place while AWS is still catching up with a create.

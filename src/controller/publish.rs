@@ -1,0 +1,114 @@
+//! What a pass publishes besides the status: Kubernetes Events, the compliance report object,
+//! and (with `--export-securityhub`) the findings in Security Hub.
+
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::{Resource, ResourceExt};
+
+use super::Context;
+use super::events::events_for;
+use crate::api::BedrockLoggingPolicy;
+use crate::engine::PolicyReport;
+
+/// The policy's compliance report (SPEC §4a), by server-side apply, only when it changed.
+pub(super) async fn write_report(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
+    let Some(kind) = ctx.reports else {
+        return;
+    };
+    let obj = super::reports::build(kind, p, report);
+    let fingerprint = u64::from(crate::policy_doc::fnv1a32(&obj.to_string()));
+    let name = p.name_any();
+    let unchanged = ctx
+        .reports_written
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        == Some(&fingerprint);
+    if unchanged {
+        return;
+    }
+    match super::reports::write(&ctx.client, kind, &obj).await {
+        Ok(()) => {
+            ctx.reports_written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name, fingerprint);
+        }
+        Err(e) => tracing::warn!(policy = %name, error = %e, "cannot write the compliance report"),
+    }
+}
+
+/// `--export-securityhub`: the policy's findings into its account's Security Hub, when they
+/// changed since the last export (stable ids: a re-import updates the same findings).
+pub(super) async fn export_findings(
+    p: &BedrockLoggingPolicy,
+    report: &PolicyReport,
+    ctx: &Context,
+) {
+    if !ctx.export_securityhub {
+        return;
+    }
+    let name = p.name_any();
+    let result = crate::formats::PolicyResult {
+        file: format!("cluster:{name}"),
+        report: report.clone(),
+    };
+    let fingerprint = u64::from(crate::policy_doc::fnv1a32(
+        &crate::formats::to_json(std::slice::from_ref(&result)).to_string(),
+    ));
+    if ctx
+        .exported
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        == Some(&fingerprint)
+    {
+        return;
+    }
+    let cloud = match ctx
+        .factory
+        .cloud_for(
+            &crate::engine::account_target(&p.spec),
+            &format!("blo-{name}"),
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(policy = %name, error = %e, "cannot export findings to Security Hub");
+            return;
+        }
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let done = crate::formats::export::to_security_hub(cloud.as_ref(), &result, &now).await;
+    if done.failed.is_empty() {
+        ctx.exported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, fingerprint);
+    } else {
+        tracing::warn!(policy = %name, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
+    }
+}
+
+pub(super) async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let reference = p.object_ref(&());
+    for e in events_for(report, p.status.as_ref()) {
+        let ev = KubeEvent {
+            type_: if e.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: e.reason.to_string(),
+            note: Some(e.note),
+            action: e.action,
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %err, "cannot publish event");
+        }
+    }
+}
