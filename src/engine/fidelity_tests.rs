@@ -12,14 +12,7 @@ use crate::cloud::{ErrorKind, TrailInfo, TrailSelectors};
 
 const ACCOUNT: &str = "123456789012";
 
-fn spec(yaml: &str) -> BedrockLoggingPolicySpec {
-    let v: serde_json::Value = serde_yaml::from_str(&format!(
-        "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {{name: p}}\nspec:\n{yaml}"
-    ))
-    .unwrap();
-    let v = crate::api::validate_file::validate_value(&v).unwrap_or_else(|e| panic!("{e:?}"));
-    serde_json::from_value(v["spec"].clone()).unwrap()
-}
+use super::tests::spec;
 
 const CW: &str = "  regions: [us-east-1, eu-west-1]
   kmsKey: {create: {alias: alias/blo}}

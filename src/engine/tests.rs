@@ -13,7 +13,8 @@ use crate::policy_doc::{parse_document, sid, statements};
 
 const ACCOUNT: &str = "123456789012";
 
-fn spec(yaml: &str) -> BedrockLoggingPolicySpec {
+/// A validated spec from the YAML lines under `spec:` (shared by the engine test modules).
+pub(super) fn spec(yaml: &str) -> BedrockLoggingPolicySpec {
     let v: serde_json::Value = serde_yaml::from_str(&format!(
         "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {{name: p}}\nspec:\n{yaml}"
     ))

@@ -133,15 +133,7 @@ pub fn finding_uid(f: &ReportFinding<'_>) -> String {
 }
 
 /// The AWS partition a region belongs to.
-pub fn partition_for_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+pub use crate::policy_doc::partition as partition_for_region;
 
 /// The partition of the report's first region (`aws` when it has none).
 pub fn report_partition(report: &Value) -> &'static str {
