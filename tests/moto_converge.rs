@@ -755,3 +755,45 @@ async fn a_lagging_list_keys_does_not_make_a_second_key() {
         );
     }
 }
+
+/// Defect 14: every S3 call carries ExpectedBucketOwner, so a bucket of the same name owned by
+/// another account (bucket sniping) is answered 403 and reported as a clear error naming the
+/// field; nothing is written to it.
+#[tokio::test]
+async fn a_bucket_owned_by_another_account_is_a_clear_error_naming_the_field() {
+    let (moto, _g) = fresh().await;
+    if !moto.strict {
+        eprintln!("skipped on the plain emulator: moto does not check ExpectedBucketOwner");
+        return;
+    }
+    // The same bucket name, created first by another account.
+    ureq::put(&format!("{}/sniped-123456789012-us-east-1", moto.url))
+        .header("x-moto-account-id", "999988887777")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .send_empty()
+        .expect("create the other account's bucket");
+    let dir = tempfile::tempdir().unwrap();
+    let file = policy_file(
+        &dir,
+        "sniped",
+        "  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/sniped}}\n  s3: {bucketName: \"sniped-{accountId}-{region}\"}\n",
+    );
+    moto.start_recording();
+    let (code, out, err) = run_cli(moto, &["apply", "-f", &file]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("spec.s3.bucketName: bucket sniped-123456789012-us-east-1 exists but this account cannot access it"),
+        "{out}"
+    );
+    let s3_writes: Vec<String> = writes(&moto.recorded())
+        .into_iter()
+        .filter(|w| w.contains(" s3 "))
+        .collect();
+    assert!(
+        s3_writes.is_empty(),
+        "wrote to the other account's bucket: {s3_writes:?}"
+    );
+}

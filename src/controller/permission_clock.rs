@@ -43,3 +43,62 @@ impl PermissionClock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn report(changed: bool, propagating: bool) -> PolicyReport {
+        let error = propagating.then(|| {
+            EngineError::Cloud(crate::cloud::CloudError::new(
+                ErrorKind::PermissionPropagation,
+                "bedrock",
+                "PutModelInvocationLoggingConfiguration",
+                "Failed to validate permissions",
+            ))
+        });
+        PolicyReport {
+            policy: "p".into(),
+            mode: crate::api::Mode::Enforce,
+            account_id: None,
+            global_error: None,
+            regions: vec![crate::engine::RegionReport {
+                region: "us-east-1".into(),
+                state: crate::api::RegionState::Error,
+                findings: vec![],
+                pending: vec![],
+                applied: vec![],
+                error,
+                resources: Default::default(),
+            }],
+            global_pending: vec![],
+            global_applied: vec![],
+            permissions_changed: changed,
+        }
+    }
+
+    /// The window opens at the operator's last permission change or at the first sighting of
+    /// the error, and closes 2 minutes later; a clean pass forgets the error.
+    #[test]
+    fn the_window_follows_changes_and_first_sightings() {
+        let t0 = Instant::now();
+        let mut c = PermissionClock::default();
+        assert!(c.grace(t0), "nothing seen yet");
+        c.update(&report(true, true), t0);
+        assert!(c.grace(t0 + Duration::from_secs(119)));
+        assert!(
+            !c.grace(t0 + Duration::from_secs(121)),
+            "2 minutes after the change"
+        );
+        // A new change reopens it.
+        c.update(&report(true, true), t0 + Duration::from_secs(200));
+        assert!(c.grace(t0 + Duration::from_secs(300)));
+        // A clean pass forgets the error; the next sighting starts a new window.
+        c.update(&report(false, false), t0 + Duration::from_secs(400));
+        assert!(c.first_error.is_none());
+        c.update(&report(false, true), t0 + Duration::from_secs(500));
+        assert!(c.grace(t0 + Duration::from_secs(600)));
+        assert!(!c.grace(t0 + Duration::from_secs(621)));
+    }
+}

@@ -391,3 +391,26 @@ async fn a_cross_account_key_is_verified_as_far_as_kms_allows() {
     assert!(e.to_string().contains("managePolicy: false"), "{e}");
     assert!(fake.write_calls().is_empty(), "{:?}", fake.write_calls());
 }
+
+/// Defect 6 (second half): a region without a Bedrock endpoint is a spec error naming the
+/// region, not a transient failure retried forever; the other regions converge.
+#[tokio::test]
+async fn a_region_without_a_bedrock_endpoint_is_a_spec_error_naming_it() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    fake.inject(Fault {
+        operation: "GetModelInvocationLoggingConfiguration",
+        kind: ErrorKind::NoEndpoint,
+        message: "dns error: failed to lookup address information: Name or service not known"
+            .into(),
+        times: 10,
+        region: Some("eu-west-1".into()),
+    });
+    let r = run(&fake, &spec(CW), false).await;
+    let eu = r.regions.iter().find(|x| x.region == "eu-west-1").unwrap();
+    let e = eu.error.as_ref().expect("an error");
+    assert_eq!(e.stalled_reason(), Some("InvalidSpec"), "{e}");
+    assert!(e.to_string().starts_with("spec.regions:"), "{e}");
+    assert!(e.to_string().contains("eu-west-1"), "{e}");
+    let us = r.regions.iter().find(|x| x.region == "us-east-1").unwrap();
+    assert!(us.error.is_none(), "{:?}", us.error);
+}
