@@ -95,6 +95,7 @@ async fn associate_kms_key_on_an_existing_log_group() {
     );
     // Through the executor, as the engine runs it.
     let cx = ExecContext {
+        writes: true,
         cloud: &cloud,
         region: REGION,
         tags: vec![],
@@ -170,6 +171,7 @@ fn logging() -> LoggingConfig {
 /// Enable logging the way the engine does it (permission-propagation retry for up to 30 s).
 async fn put_logging_through_executor(cloud: &SdkCloud) -> blo::engine::execute::Executed {
     let cx = ExecContext {
+        writes: true,
         cloud,
         region: REGION,
         tags: vec![],

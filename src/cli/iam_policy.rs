@@ -60,12 +60,16 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
                 .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_string())
         })
         .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_string());
-    let role_arn = match spec
+    // A managed role found by name may live under a path (`role/service-role/<name>`).
+    let role_arn: Vec<String> = match spec
         .and_then(|s| s.cloud_watch.as_ref())
         .and_then(|c| c.role_arn.clone())
     {
-        Some(arn) => arn,
-        None => format!("arn:{p}:iam::*:role/{role_name}"),
+        Some(arn) => vec![arn],
+        None => vec![
+            format!("arn:{p}:iam::*:role/{role_name}"),
+            format!("arn:{p}:iam::*:role/*/{role_name}"),
+        ],
     };
     let mut statements = vec![
         json!({"Sid": "Identity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"}),

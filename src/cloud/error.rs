@@ -179,8 +179,6 @@ pub fn classify(code: Option<&str>, status: Option<u16>, message: &str) -> Error
     }
 }
 
-/// Bedrock validates destination access at put time; right after a role or policy is created
-/// it fails with this message until IAM/S3/KMS changes propagate.
 /// A connection failure because the endpoint's name does not resolve: the service is not
 /// offered in that region (an opt-in region not enabled, or a service not launched there).
 pub fn is_no_endpoint_message(message: &str) -> bool {
@@ -192,6 +190,8 @@ pub fn is_no_endpoint_message(message: &str) -> bool {
             || m.contains("nodename nor servname provided"))
 }
 
+/// Bedrock validates destination access at put time; right after a role or policy is created
+/// it fails with this message until IAM/S3/KMS changes propagate.
 pub fn is_permission_propagation_message(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("failed to validate permissions") || m.contains("unable to assume role")

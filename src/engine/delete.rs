@@ -62,6 +62,7 @@ async fn delete_region(
         return region_report(&d.region, pending, vec![], None);
     }
     let cx = ExecContext {
+        writes: write,
         cloud,
         region: &d.region,
         tags: vec![],

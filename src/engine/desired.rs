@@ -217,8 +217,6 @@ impl RegionDesired {
     }
 }
 
-pub use super::judge::logging_matches;
-
 /// The CloudTrail trail the policy records Bedrock data events on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrailDesired {

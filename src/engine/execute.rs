@@ -20,6 +20,9 @@ pub struct Executed {
 }
 
 pub struct ExecContext<'a> {
+    /// Whether this pass may write at all (Enforce and not a dry run). The last guard of the
+    /// mode rule: with `false`, `execute` makes no AWS call whatever it is given.
+    pub writes: bool,
     pub cloud: &'a dyn Cloud,
     /// The region for region-scoped changes ("" for global ones).
     pub region: &'a str,
@@ -283,6 +286,14 @@ pub async fn execute(
     mut created: Option<String>,
 ) -> Executed {
     let mut out = Executed::default();
+    if !cx.writes {
+        tracing::error!(
+            region = cx.region,
+            changes = changes.len(),
+            "refusing to write in a pass that may not write (Audit or dry run)"
+        );
+        return out;
+    }
     // A key, key policy or role this execution created or changed: AWS may not show it yet.
     let mut recent = false;
     for change in changes {

@@ -414,3 +414,30 @@ async fn a_region_without_a_bedrock_endpoint_is_a_spec_error_naming_it() {
     let us = r.regions.iter().find(|x| x.region == "us-east-1").unwrap();
     assert!(us.error.is_none(), "{:?}", us.error);
 }
+
+/// Issue 8 item 5: the mode rule's last guard is in `execute` itself — given changes in a pass
+/// that may not write (Audit, dry run), it makes no AWS call at all.
+#[tokio::test]
+async fn execute_never_writes_in_a_pass_that_may_not() {
+    let fake = FakeCloud::new(ACCOUNT);
+    let cx = execute::ExecContext {
+        writes: false,
+        cloud: &fake,
+        region: "us-east-1",
+        tags: desired::resource_tags("p"),
+        policy: "p",
+        permission_retry: Duration::ZERO,
+        consistency_retry: Duration::ZERO,
+    };
+    let done = execute::execute(
+        &cx,
+        &[
+            Change::CreateBucket { bucket: "b".into() },
+            Change::DeleteLoggingConfig,
+        ],
+        None,
+    )
+    .await;
+    assert!(done.applied.is_empty() && done.error.is_none());
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}

@@ -222,6 +222,7 @@ pub async fn run_policy(
     let trail = phases::trail(c, desired.governed_trail(), input.name, write, opts).await;
     if write {
         let propagation = Propagation {
+            writes: write,
             grace: input.permission_grace,
             changed_now: role.as_ref().is_some_and(|r| r.changed_permissions),
         };

@@ -22,8 +22,10 @@ fn context<'a>(
     region: &'a str,
     policy: &'a str,
     opts: &EngineOptions,
+    writes: bool,
 ) -> ExecContext<'a> {
     ExecContext {
+        writes,
         cloud,
         region,
         tags: super::desired::resource_tags(policy),
@@ -77,7 +79,7 @@ pub async fn destinations(
     }
     w.scope.observed = Some(observed);
     if write && w.scope.error.is_none() && !w.scope.plan.destinations.is_empty() {
-        let cx = context(cloud, &w.desired.region, &w.desired.policy, opts);
+        let cx = context(cloud, &w.desired.region, &w.desired.policy, opts, write);
         let done = execute(&cx, &w.scope.plan.destinations, None).await;
         w.scope.changed_permissions = touched_permissions(&w.scope.plan.destinations, &done);
         if let Some(arn) = done.created_key.clone() {
@@ -163,7 +165,7 @@ pub async fn role(
         }
     }
     if write && !out.plan.is_empty() {
-        let cx = context(cloud, "", &desired.policy, opts);
+        let cx = context(cloud, "", &desired.policy, opts, write);
         let done = execute(&cx, &out.plan, None).await;
         out.changed_permissions = touched_permissions(&out.plan, &done);
         out.applied = done.applied;
@@ -207,7 +209,7 @@ pub async fn trail(
         }
     }
     if write && out.error.is_none() && !out.plan.is_empty() {
-        let cx = context(cloud, &t.ask_region, policy, opts);
+        let cx = context(cloud, &t.ask_region, policy, opts, write);
         let done = execute(&cx, &out.plan, None).await;
         out.applied = done.applied;
         out.error = done.error;
@@ -224,9 +226,11 @@ pub async fn trail(
     Some(out)
 }
 
-/// What the Bedrock step knows of the permission-propagation window.
+/// What the Bedrock step knows of the pass and the permission-propagation window.
 #[derive(Debug, Clone, Copy)]
 pub struct Propagation {
+    /// The pass may write (Enforce, not a dry run).
+    pub writes: bool,
     /// The caller says the window is still open (the controller tracks it across passes).
     pub grace: bool,
     /// This pass changed a role, key policy or bucket policy Bedrock depends on.
@@ -260,7 +264,13 @@ pub async fn bedrock(
     let role_observed = role.and_then(|r| r.observed.as_ref());
     // A grant the operator may not add will not propagate: do not wait for it in place.
     let definite = grants::definite_gap(&w.desired, observed, role_observed);
-    let mut cx = context(cloud, &w.desired.region, &w.desired.policy, opts);
+    let mut cx = context(
+        cloud,
+        &w.desired.region,
+        &w.desired.policy,
+        opts,
+        propagation.writes,
+    );
     if definite.is_some() {
         cx.permission_retry = std::time::Duration::ZERO;
     }

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, Compliance, ComplianceStatus, Recommendation, RecordState, Remediation,
-    Resource, Severity, SeverityLabel, Workflow, WorkflowStatus,
+    AwsSecurityFinding, Compliance, ComplianceStatus, FindingProviderFields,
+    FindingProviderSeverity, Recommendation, RecordState, Remediation, Resource, Severity,
+    SeverityLabel, Workflow, WorkflowStatus,
 };
 use serde_json::Value;
 
@@ -72,7 +73,31 @@ fn to_finding(f: &Value) -> Result<AwsSecurityFinding, CloudError> {
                 )
                 .build()
         });
+    // After the first import Security Hub takes severity and types from FindingProviderFields.
+    let provider = f.get("FindingProviderFields").map(|pf| {
+        let sev = pf.get("Severity").cloned().unwrap_or_default();
+        FindingProviderFields::builder()
+            .severity(
+                FindingProviderSeverity::builder()
+                    .label(SeverityLabel::from(s(&sev, "Label")))
+                    .original(s(&sev, "Original"))
+                    .build(),
+            )
+            .set_types(Some(strings(pf, "Types")))
+            .build()
+    });
     Ok(AwsSecurityFinding::builder()
+        .set_finding_provider_fields(provider)
+        .set_product_name(
+            f.get("ProductName")
+                .and_then(Value::as_str)
+                .map(String::from),
+        )
+        .set_company_name(
+            f.get("CompanyName")
+                .and_then(Value::as_str)
+                .map(String::from),
+        )
         .schema_version(s(f, "SchemaVersion"))
         .id(s(f, "Id"))
         .product_arn(s(f, "ProductArn"))
