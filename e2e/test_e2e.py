@@ -32,7 +32,9 @@ ARTIFACTS = pathlib.Path(os.environ.get("E2E_ARTIFACTS", "/tmp/blo-e2e"))
 FINALIZER = "bedrocklogging.io/finalizer"
 CRD_NAME = "bedrockloggingpolicies.bedrocklogging.io"
 # Every policy this suite creates (leftovers from an interrupted run are removed first).
-NAMES = ["demo", "e2e-audit", "e2e-conflict", "e2e-disable"]
+NAMES = ["demo", "e2e-audit", "e2e-conflict", "e2e-disable", "e2e-audit-delete"]
+REPORT_CRD = "clusterreports.openreports.io"
+REPORT_CRD_FILE = ROOT / "tests/packaging/fixtures/thirdparty-crds/openreports.io_clusterreports.yaml"
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 AUDIT_REGION = "eu-central-1"
 AUDIT_DELETE_REGION = "ca-central-1"  # only the Audit deletion test uses it
@@ -227,6 +229,13 @@ def controller():
         "`bedrock-logging-operator crd` differs from crds/bedrockloggingpolicies.yaml"
     kubectl("apply", "-f", "-", input=crd)
     kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    # OpenReports' ClusterReport CRD (unchanged copy), so `--reports auto` writes reports; only
+    # installed (and removed at the end) when the cluster does not have it already.
+    installed_report_crd = False
+    if kubectl("get", "crd", REPORT_CRD, check=False).returncode != 0:
+        kubectl("apply", "-f", str(REPORT_CRD_FILE))
+        kubectl("wait", "--for=condition=Established", f"crd/{REPORT_CRD}", "--timeout=60s")
+        installed_report_crd = True
 
     port = free_port()
     log_path = ARTIFACTS / "controller.log"
@@ -265,6 +274,8 @@ def controller():
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        if installed_report_crd and not os.environ.get("E2E_KEEP"):
+            kubectl("delete", "crd", REPORT_CRD, "--ignore-not-found", check=False)
         print(f"controller log: {log_path}")
 
 
@@ -346,6 +357,28 @@ def test_steady_state_makes_no_status_writes(controller):
     time.sleep(seconds)
     assert get_blp("demo")["metadata"]["resourceVersion"] == rv, \
         f"blp/demo was written during {seconds}s although nothing changed (status hot loop?)"
+
+
+def test_demo_has_a_compliance_report_owned_by_it(controller, aws):
+    """SPEC §4a on a real API server: one ClusterReport per policy, applied by the controller,
+    owned by the policy, one result per region × check."""
+    obj = require_ready("demo")
+
+    def report():
+        r = kubectl("get", "clusterreport", "demo", "-o", "json", check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    rep = wait_until(report, 60, "clusterreport/demo")
+    owner = rep["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "BedrockLoggingPolicy" and owner["name"] == "demo"
+    assert owner["uid"] == obj["metadata"]["uid"]
+    assert rep["source"] == "bedrock-logging-operator"
+    regions = {r["properties"]["region"] for r in rep["results"]}
+    assert regions == set(DEMO_REGIONS), regions
+    checks_per_region = len(rep["results"]) // len(DEMO_REGIONS)
+    assert checks_per_region >= 10, rep["results"]
+    assert rep["summary"]["fail"] == 0, rep["summary"]
+    assert all(r["policy"] == "demo" for r in rep["results"])
 
 
 def test_audit_policy_reports_and_writes_nothing(controller, aws):
