@@ -24,17 +24,14 @@ fn to_sdk_s3_config(d: &S3Destination) -> Result<aws_sdk_bedrock::types::S3Confi
 impl Bedrock for SdkCloud {
     async fn bedrock_get_logging(&self, region: &str) -> Result<Option<LoggingConfig>, CloudError> {
         let c = self.region(region);
-        let out = self
-            .run(
-                "bedrock",
-                "GetModelInvocationLoggingConfiguration",
-                c.bedrock
-                    .get_model_invocation_logging_configuration()
-                    .customize()
-                    .config_override(self.ov_bedrock())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "bedrock",
+            "GetModelInvocationLoggingConfiguration",
+            ov_bedrock,
+            c.bedrock.get_model_invocation_logging_configuration()
+        )
+        .await?;
         Ok(out.logging_config().map(|l| LoggingConfig {
             s3: l.s3_config().map(s3_dest),
             cloud_watch: l.cloud_watch_config().map(|cw| CloudWatchDestination {
@@ -81,15 +78,14 @@ impl Bedrock for SdkCloud {
             .set_video_data_delivery_enabled(config.video)
             .set_audio_data_delivery_enabled(config.audio)
             .build();
-        self.run(
+        send!(
+            self,
             "bedrock",
             "PutModelInvocationLoggingConfiguration",
+            ov_bedrock,
             c.bedrock
                 .put_model_invocation_logging_configuration()
                 .logging_config(logging)
-                .customize()
-                .config_override(self.ov_bedrock())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -97,14 +93,12 @@ impl Bedrock for SdkCloud {
 
     async fn bedrock_delete_logging(&self, region: &str) -> Result<(), CloudError> {
         let c = self.region(region);
-        self.run(
+        send!(
+            self,
             "bedrock",
             "DeleteModelInvocationLoggingConfiguration",
-            c.bedrock
-                .delete_model_invocation_logging_configuration()
-                .customize()
-                .config_override(self.ov_bedrock())
-                .send(),
+            ov_bedrock,
+            c.bedrock.delete_model_invocation_logging_configuration()
         )
         .await
         .map(|_| ())

@@ -9,16 +9,12 @@ use crate::cloud::Iam;
 impl Iam for SdkCloud {
     async fn iam_get_role(&self, name: &str) -> Result<Option<RoleInfo>, CloudError> {
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "iam",
                 "GetRole",
-                self.pool
-                    .iam
-                    .get_role()
-                    .role_name(name)
-                    .customize()
-                    .config_override(self.ov_iam())
-                    .send(),
+                ov_iam,
+                self.pool.iam.get_role().role_name(name)
             )
             .await,
         )?;
@@ -44,17 +40,16 @@ impl Iam for SdkCloud {
         policy_name: &str,
     ) -> Result<Option<String>, CloudError> {
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "iam",
                 "GetRolePolicy",
+                ov_iam,
                 self.pool
                     .iam
                     .get_role_policy()
                     .role_name(role)
                     .policy_name(policy_name)
-                    .customize()
-                    .config_override(self.ov_iam())
-                    .send(),
             )
             .await,
         )?;
@@ -88,14 +83,7 @@ impl Iam for SdkCloud {
                     .map_err(|e| build_err("iam", "CreateRole", e))?,
             );
         }
-        match self
-            .run(
-                "iam",
-                "CreateRole",
-                req.customize().config_override(self.ov_iam()).send(),
-            )
-            .await
-        {
+        match send!(self, "iam", "CreateRole", ov_iam, req).await {
             Ok(out) => Ok(RoleInfo {
                 arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
                 trust_policy: trust_policy.to_string(),
@@ -109,17 +97,16 @@ impl Iam for SdkCloud {
     }
 
     async fn iam_update_trust(&self, name: &str, trust_policy: &str) -> Result<(), CloudError> {
-        self.run(
+        send!(
+            self,
             "iam",
             "UpdateAssumeRolePolicy",
+            ov_iam,
             self.pool
                 .iam
                 .update_assume_role_policy()
                 .role_name(name)
                 .policy_document(trust_policy)
-                .customize()
-                .config_override(self.ov_iam())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -131,18 +118,17 @@ impl Iam for SdkCloud {
         policy_name: &str,
         policy: &str,
     ) -> Result<(), CloudError> {
-        self.run(
+        send!(
+            self,
             "iam",
             "PutRolePolicy",
+            ov_iam,
             self.pool
                 .iam
                 .put_role_policy()
                 .role_name(role)
                 .policy_name(policy_name)
                 .policy_document(policy)
-                .customize()
-                .config_override(self.ov_iam())
-                .send(),
         )
         .await
         .map(|_| ())

@@ -39,15 +39,12 @@ impl Kms for SdkCloud {
     ) -> Result<Option<KeyInfo>, CloudError> {
         let c = self.region(region);
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "kms",
                 "DescribeKey",
-                c.kms
-                    .describe_key()
-                    .key_id(key)
-                    .customize()
-                    .config_override(self.ov_kms())
-                    .send(),
+                ov_kms,
+                c.kms.describe_key().key_id(key)
             )
             .await,
         )?;
@@ -64,32 +61,24 @@ impl Kms for SdkCloud {
         let mut marker: Option<String> = None;
         let mut found = Vec::new();
         loop {
-            let page = self
-                .run(
-                    "kms",
-                    "ListKeys",
-                    c.kms
-                        .list_keys()
-                        .set_marker(marker.clone())
-                        .customize()
-                        .config_override(self.ov_kms())
-                        .send(),
-                )
-                .await?;
+            let page = send!(
+                self,
+                "kms",
+                "ListKeys",
+                ov_kms,
+                c.kms.list_keys().set_marker(marker.clone())
+            )
+            .await?;
             for entry in page.keys() {
                 let Some(id) = entry.key_id() else { continue };
-                let tags = match self
-                    .run(
-                        "kms",
-                        "ListResourceTags",
-                        c.kms
-                            .list_resource_tags()
-                            .key_id(id)
-                            .customize()
-                            .config_override(self.ov_kms())
-                            .send(),
-                    )
-                    .await
+                let tags = match send!(
+                    self,
+                    "kms",
+                    "ListResourceTags",
+                    ov_kms,
+                    c.kms.list_resource_tags().key_id(id)
+                )
+                .await
                 {
                     Ok(t) => t,
                     Err(e) if e.is_transient() => return Err(e),
@@ -125,36 +114,27 @@ impl Kms for SdkCloud {
 
     async fn kms_rotation_enabled(&self, region: &str, key_id: &str) -> Result<bool, CloudError> {
         let c = self.region(region);
-        let out = self
-            .run(
-                "kms",
-                "GetKeyRotationStatus",
-                c.kms
-                    .get_key_rotation_status()
-                    .key_id(key_id)
-                    .customize()
-                    .config_override(self.ov_kms())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "kms",
+            "GetKeyRotationStatus",
+            ov_kms,
+            c.kms.get_key_rotation_status().key_id(key_id)
+        )
+        .await?;
         Ok(out.key_rotation_enabled())
     }
 
     async fn kms_get_key_policy(&self, region: &str, key_id: &str) -> Result<String, CloudError> {
         let c = self.region(region);
-        let out = self
-            .run(
-                "kms",
-                "GetKeyPolicy",
-                c.kms
-                    .get_key_policy()
-                    .key_id(key_id)
-                    .policy_name("default")
-                    .customize()
-                    .config_override(self.ov_kms())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "kms",
+            "GetKeyPolicy",
+            ov_kms,
+            c.kms.get_key_policy().key_id(key_id).policy_name("default")
+        )
+        .await?;
         Ok(out.policy().unwrap_or_default().to_string())
     }
 
@@ -206,19 +186,14 @@ impl Kms for SdkCloud {
         key_id: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
-        let res = self
-            .run(
-                "kms",
-                "CreateAlias",
-                c.kms
-                    .create_alias()
-                    .alias_name(alias)
-                    .target_key_id(key_id)
-                    .customize()
-                    .config_override(self.ov_kms())
-                    .send(),
-            )
-            .await;
+        let res = send!(
+            self,
+            "kms",
+            "CreateAlias",
+            ov_kms,
+            c.kms.create_alias().alias_name(alias).target_key_id(key_id)
+        )
+        .await;
         match res {
             // A retry after a lost response: fine if the alias already names this key.
             Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
@@ -233,15 +208,12 @@ impl Kms for SdkCloud {
 
     async fn kms_enable_rotation(&self, region: &str, key_id: &str) -> Result<(), CloudError> {
         let c = self.region(region);
-        self.run(
+        send!(
+            self,
             "kms",
             "EnableKeyRotation",
-            c.kms
-                .enable_key_rotation()
-                .key_id(key_id)
-                .customize()
-                .config_override(self.ov_kms())
-                .send(),
+            ov_kms,
+            c.kms.enable_key_rotation().key_id(key_id)
         )
         .await
         .map(|_| ())
@@ -254,17 +226,16 @@ impl Kms for SdkCloud {
         policy: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
-        self.run(
+        send!(
+            self,
             "kms",
             "PutKeyPolicy",
+            ov_kms,
             c.kms
                 .put_key_policy()
                 .key_id(key_id)
                 .policy_name("default")
                 .policy(policy)
-                .customize()
-                .config_override(self.ov_kms())
-                .send(),
         )
         .await
         .map(|_| ())

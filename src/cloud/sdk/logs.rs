@@ -15,19 +15,17 @@ impl Logs for SdkCloud {
         let c = self.region(region);
         let mut token: Option<String> = None;
         loop {
-            let out = self
-                .run(
-                    "logs",
-                    "DescribeLogGroups",
-                    c.logs
-                        .describe_log_groups()
-                        .log_group_name_prefix(name)
-                        .set_next_token(token.clone())
-                        .customize()
-                        .config_override(self.ov_logs())
-                        .send(),
-                )
-                .await?;
+            let out = send!(
+                self,
+                "logs",
+                "DescribeLogGroups",
+                ov_logs,
+                c.logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(name)
+                    .set_next_token(token.clone())
+            )
+            .await?;
             if let Some(g) = out
                 .log_groups()
                 .iter()
@@ -60,20 +58,18 @@ impl Logs for SdkCloud {
     ) -> Result<(), CloudError> {
         let c = self.region(region);
         let tags: HashMap<String, String> = tags.iter().cloned().collect();
-        match self
-            .run(
-                "logs",
-                "CreateLogGroup",
-                c.logs
-                    .create_log_group()
-                    .log_group_name(name)
-                    .kms_key_id(kms_key_arn)
-                    .set_tags(Some(tags))
-                    .customize()
-                    .config_override(self.ov_logs())
-                    .send(),
-            )
-            .await
+        match send!(
+            self,
+            "logs",
+            "CreateLogGroup",
+            ov_logs,
+            c.logs
+                .create_log_group()
+                .log_group_name(name)
+                .kms_key_id(kms_key_arn)
+                .set_tags(Some(tags))
+        )
+        .await
         {
             Err(e) if e.code.as_deref() == Some("ResourceAlreadyExistsException") => Ok(()),
             other => other.map(|_| ()),
@@ -87,16 +83,15 @@ impl Logs for SdkCloud {
         kms_key_arn: &str,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
-        self.run(
+        send!(
+            self,
             "logs",
             "AssociateKmsKey",
+            ov_logs,
             c.logs
                 .associate_kms_key()
                 .log_group_name(name)
                 .kms_key_id(kms_key_arn)
-                .customize()
-                .config_override(self.ov_logs())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -109,16 +104,15 @@ impl Logs for SdkCloud {
         days: i32,
     ) -> Result<(), CloudError> {
         let c = self.region(region);
-        self.run(
+        send!(
+            self,
             "logs",
             "PutRetentionPolicy",
+            ov_logs,
             c.logs
                 .put_retention_policy()
                 .log_group_name(name)
                 .retention_in_days(days)
-                .customize()
-                .config_override(self.ov_logs())
-                .send(),
         )
         .await
         .map(|_| ())

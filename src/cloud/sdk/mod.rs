@@ -1,6 +1,19 @@
 //! The real AWS implementation of [`Cloud`], on the AWS SDK for Rust. The only module that
 //! imports `aws_sdk_*`.
 
+/// How an AWS call is made, one line per call: the operation carries this account's credentials
+/// (a per-operation override), waits for a slot of the account's concurrency bound, is reported
+/// to the metrics observer and has its error classified ([`SdkCloud::run`]).
+macro_rules! send {
+    ($cloud:ident, $service:literal, $operation:literal, $ov:ident, $request:expr) => {
+        $cloud.run(
+            $service,
+            $operation,
+            $request.customize().config_override($cloud.$ov()).send(),
+        )
+    };
+}
+
 mod bedrock;
 mod factory;
 pub use factory::SdkCloudFactory;
@@ -232,18 +245,14 @@ impl SdkCloud {
 
     /// STS GetCallerIdentity (cached by [`Cloud::account_id`]).
     async fn caller_account(&self) -> Result<String, CloudError> {
-        let out = self
-            .run(
-                "sts",
-                "GetCallerIdentity",
-                self.pool
-                    .sts
-                    .get_caller_identity()
-                    .customize()
-                    .config_override(self.ov_sts())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "sts",
+            "GetCallerIdentity",
+            ov_sts,
+            self.pool.sts.get_caller_identity()
+        )
+        .await?;
         out.account().map(String::from).ok_or_else(|| {
             CloudError::new(
                 ErrorKind::Other,

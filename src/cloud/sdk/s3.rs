@@ -35,18 +35,16 @@ impl S3 for SdkCloud {
     ) -> Result<(BucketPresence, Option<BucketEncryption>), CloudError> {
         let c = self.region(region);
         let owner = self.account_id().await?;
-        let out = match self
-            .run(
-                "s3",
-                "GetBucketEncryption",
-                c.s3.get_bucket_encryption()
-                    .bucket(bucket)
-                    .expected_bucket_owner(&owner)
-                    .customize()
-                    .config_override(self.ov_s3())
-                    .send(),
-            )
-            .await
+        let out = match send!(
+            self,
+            "s3",
+            "GetBucketEncryption",
+            ov_s3,
+            c.s3.get_bucket_encryption()
+                .bucket(bucket)
+                .expected_bucket_owner(&owner)
+        )
+        .await
         {
             Ok(o) => o,
             Err(e) if e.code.as_deref() == Some("NoSuchBucket") => {
@@ -91,15 +89,14 @@ impl S3 for SdkCloud {
         let c = self.region(region);
         let owner = self.account_id().await?;
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "s3",
                 "GetPublicAccessBlock",
+                ov_s3,
                 c.s3.get_public_access_block()
                     .bucket(bucket)
                     .expected_bucket_owner(&owner)
-                    .customize()
-                    .config_override(self.ov_s3())
-                    .send(),
             )
             .await,
         )?;
@@ -122,15 +119,14 @@ impl S3 for SdkCloud {
         let c = self.region(region);
         let owner = self.account_id().await?;
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "s3",
                 "GetBucketOwnershipControls",
+                ov_s3,
                 c.s3.get_bucket_ownership_controls()
                     .bucket(bucket)
                     .expected_bucket_owner(&owner)
-                    .customize()
-                    .config_override(self.ov_s3())
-                    .send(),
             )
             .await,
         )?;
@@ -150,15 +146,14 @@ impl S3 for SdkCloud {
         let c = self.region(region);
         let owner = self.account_id().await?;
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "s3",
                 "GetBucketPolicy",
+                ov_s3,
                 c.s3.get_bucket_policy()
                     .bucket(bucket)
                     .expected_bucket_owner(&owner)
-                    .customize()
-                    .config_override(self.ov_s3())
-                    .send(),
             )
             .await,
         )?;
@@ -181,14 +176,7 @@ impl S3 for SdkCloud {
                     .build(),
             );
         }
-        match self
-            .run(
-                "s3",
-                "CreateBucket",
-                req.customize().config_override(self.ov_s3()).send(),
-            )
-            .await
-        {
+        match send!(self, "s3", "CreateBucket", ov_s3, req).await {
             Ok(_) => {}
             // A retry after a lost response, or a crash between create and configure.
             Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
@@ -196,15 +184,14 @@ impl S3 for SdkCloud {
         }
         // PutBucketTagging replaces the whole set: merge ours into what is there.
         let current = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "s3",
                 "GetBucketTagging",
+                ov_s3,
                 c.s3.get_bucket_tagging()
                     .bucket(bucket)
                     .expected_bucket_owner(&owner)
-                    .customize()
-                    .config_override(self.ov_s3())
-                    .send(),
             )
             .await,
         )?;
@@ -228,16 +215,15 @@ impl S3 for SdkCloud {
             .set_tag_set(Some(tag_set))
             .build()
             .map_err(|e| build_err("s3", "PutBucketTagging", e))?;
-        self.run(
+        send!(
+            self,
             "s3",
             "PutBucketTagging",
+            ov_s3,
             c.s3.put_bucket_tagging()
                 .bucket(bucket)
                 .expected_bucket_owner(&owner)
                 .tagging(tagging)
-                .customize()
-                .config_override(self.ov_s3())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -265,16 +251,15 @@ impl S3 for SdkCloud {
             )
             .build()
             .map_err(|e| build_err("s3", "PutBucketEncryption", e))?;
-        self.run(
+        send!(
+            self,
             "s3",
             "PutBucketEncryption",
+            ov_s3,
             c.s3.put_bucket_encryption()
                 .bucket(bucket)
                 .expected_bucket_owner(&owner)
                 .server_side_encryption_configuration(config)
-                .customize()
-                .config_override(self.ov_s3())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -293,16 +278,15 @@ impl S3 for SdkCloud {
             .block_public_policy(true)
             .restrict_public_buckets(true)
             .build();
-        self.run(
+        send!(
+            self,
             "s3",
             "PutPublicAccessBlock",
+            ov_s3,
             c.s3.put_public_access_block()
                 .bucket(bucket)
                 .expected_bucket_owner(&owner)
                 .public_access_block_configuration(config)
-                .customize()
-                .config_override(self.ov_s3())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -323,16 +307,15 @@ impl S3 for SdkCloud {
             .rules(rule)
             .build()
             .map_err(|e| build_err("s3", "PutBucketOwnershipControls", e))?;
-        self.run(
+        send!(
+            self,
             "s3",
             "PutBucketOwnershipControls",
+            ov_s3,
             c.s3.put_bucket_ownership_controls()
                 .bucket(bucket)
                 .expected_bucket_owner(&owner)
                 .ownership_controls(controls)
-                .customize()
-                .config_override(self.ov_s3())
-                .send(),
         )
         .await
         .map(|_| ())
@@ -346,16 +329,15 @@ impl S3 for SdkCloud {
     ) -> Result<(), CloudError> {
         let c = self.region(region);
         let owner = self.account_id().await?;
-        self.run(
+        send!(
+            self,
             "s3",
             "PutBucketPolicy",
+            ov_s3,
             c.s3.put_bucket_policy()
                 .bucket(bucket)
                 .expected_bucket_owner(&owner)
                 .policy(policy)
-                .customize()
-                .config_override(self.ov_s3())
-                .send(),
         )
         .await
         .map(|_| ())

@@ -139,18 +139,14 @@ impl SecurityHub for SdkCloud {
             .map(to_finding)
             .collect::<Result<Vec<_>, _>>()?;
         let client = self.pool.securityhub(region);
-        let out = self
-            .run(
-                "securityhub",
-                "BatchImportFindings",
-                client
-                    .batch_import_findings()
-                    .set_findings(Some(typed))
-                    .customize()
-                    .config_override(self.ov_securityhub())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "securityhub",
+            "BatchImportFindings",
+            ov_securityhub,
+            client.batch_import_findings().set_findings(Some(typed))
+        )
+        .await?;
         Ok(out
             .failed_findings()
             .iter()

@@ -10,15 +10,12 @@ impl Trail for SdkCloud {
     async fn trail_get(&self, region: &str, name: &str) -> Result<Option<TrailInfo>, CloudError> {
         let c = self.region(region);
         let out = not_found_to_none(
-            self.run(
+            send!(
+                self,
                 "cloudtrail",
                 "GetTrail",
-                c.trail
-                    .get_trail()
-                    .name(name)
-                    .customize()
-                    .config_override(self.ov_trail())
-                    .send(),
+                ov_trail,
+                c.trail.get_trail().name(name)
             )
             .await,
         )?;
@@ -38,18 +35,14 @@ impl Trail for SdkCloud {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .run(
-                    "cloudtrail",
-                    "ListTrails",
-                    c.trail
-                        .list_trails()
-                        .set_next_token(token.clone())
-                        .customize()
-                        .config_override(self.ov_trail())
-                        .send(),
-                )
-                .await?;
+            let page = send!(
+                self,
+                "cloudtrail",
+                "ListTrails",
+                ov_trail,
+                c.trail.list_trails().set_next_token(token.clone())
+            )
+            .await?;
             out.extend(page.trails().iter().map(|t| TrailInfo {
                 arn: t.trail_arn().unwrap_or_default().to_string(),
                 name: t.name().unwrap_or_default().to_string(),
@@ -65,18 +58,14 @@ impl Trail for SdkCloud {
 
     async fn trail_is_logging(&self, region: &str, trail: &str) -> Result<bool, CloudError> {
         let c = self.region(region);
-        let out = self
-            .run(
-                "cloudtrail",
-                "GetTrailStatus",
-                c.trail
-                    .get_trail_status()
-                    .name(trail)
-                    .customize()
-                    .config_override(self.ov_trail())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "cloudtrail",
+            "GetTrailStatus",
+            ov_trail,
+            c.trail.get_trail_status().name(trail)
+        )
+        .await?;
         Ok(out.is_logging().unwrap_or(false))
     }
 
@@ -86,18 +75,14 @@ impl Trail for SdkCloud {
         name: &str,
     ) -> Result<TrailSelectors, CloudError> {
         let c = self.region(region);
-        let out = self
-            .run(
-                "cloudtrail",
-                "GetEventSelectors",
-                c.trail
-                    .get_event_selectors()
-                    .trail_name(name)
-                    .customize()
-                    .config_override(self.ov_trail())
-                    .send(),
-            )
-            .await?;
+        let out = send!(
+            self,
+            "cloudtrail",
+            "GetEventSelectors",
+            ov_trail,
+            c.trail.get_event_selectors().trail_name(name)
+        )
+        .await?;
         let advanced = out
             .advanced_event_selectors()
             .iter()
@@ -173,16 +158,15 @@ impl Trail for SdkCloud {
                     .map_err(|e| build_err("cloudtrail", "PutEventSelectors", e))?,
             );
         }
-        self.run(
+        send!(
+            self,
             "cloudtrail",
             "PutEventSelectors",
+            ov_trail,
             c.trail
                 .put_event_selectors()
                 .trail_name(name)
                 .set_advanced_event_selectors(Some(sdk))
-                .customize()
-                .config_override(self.ov_trail())
-                .send(),
         )
         .await
         .map(|_| ())
