@@ -121,25 +121,19 @@ async fn export_all(
     policies: &[(String, BedrockLoggingPolicy)],
     results: &[PolicyResult],
 ) -> bool {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut ok = true;
     for ((_, policy), result) in policies.iter().zip(results) {
         let name = policy_name(policy);
-        let cloud = match factory
-            .cloud_for(
-                &crate::engine::account_target(&policy.spec),
-                &format!("blo-{name}"),
-            )
+        let done = match crate::formats::export::export_policy(factory, &policy.spec, &name, result)
             .await
         {
-            Ok(c) => c,
+            Ok(done) => done,
             Err(e) => {
                 eprintln!("error: export of {name} to Security Hub: {e}");
                 ok = false;
                 continue;
             }
         };
-        let done = crate::formats::export::to_security_hub(cloud.as_ref(), result, &now).await;
         eprintln!(
             "exported {} finding(s) of {name} to Security Hub{}",
             done.imported,

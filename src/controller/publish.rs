@@ -52,41 +52,30 @@ pub(super) async fn export_findings(
         file: format!("cluster:{name}"),
         report: report.clone(),
     };
-    let fingerprint = u64::from(crate::policy_doc::fnv1a32(
-        &crate::formats::to_json(std::slice::from_ref(&result)).to_string(),
-    ));
-    if ctx
+    let fingerprint = u64::from(crate::formats::export::fingerprint(&result));
+    let already = ctx
         .exported
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(&name)
-        == Some(&fingerprint)
-    {
+        == Some(&fingerprint);
+    if already {
         return;
     }
-    let cloud = match ctx
-        .factory
-        .cloud_for(
-            &crate::engine::account_target(&p.spec),
-            &format!("blo-{name}"),
-        )
-        .await
+    match crate::formats::export::export_policy(ctx.factory.as_ref(), &p.spec, &name, &result).await
     {
-        Ok(c) => c,
+        Ok(done) if done.failed.is_empty() => {
+            ctx.exported
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name, fingerprint);
+        }
+        Ok(done) => {
+            tracing::warn!(policy = %name, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
+        }
         Err(e) => {
             tracing::warn!(policy = %name, error = %e, "cannot export findings to Security Hub");
-            return;
         }
-    };
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let done = crate::formats::export::to_security_hub(cloud.as_ref(), &result, &now).await;
-    if done.failed.is_empty() {
-        ctx.exported
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, fingerprint);
-    } else {
-        tracing::warn!(policy = %name, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
     }
 }
 

@@ -28,22 +28,6 @@ pub const FINDING_TYPE: &str = "Software and Configuration Checks/AWS Security B
 /// Used for `AwsAccountId` when the report has no account (STS failed before any check ran).
 pub const UNKNOWN_ACCOUNT: &str = "unknown";
 
-/// The top-level attributes the Security Hub user guide documents as required.
-pub const REQUIRED_ATTRIBUTES: &[&str] = &[
-    "AwsAccountId",
-    "CreatedAt",
-    "Description",
-    "GeneratorId",
-    "Id",
-    "ProductArn",
-    "Resources",
-    "SchemaVersion",
-    "Severity",
-    "Title",
-    "Types",
-    "UpdatedAt",
-];
-
 /// Length limits from the `AwsSecurityFinding` API reference (bytes here, which is stricter).
 pub const TITLE_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 1024;

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::asff::{report_partition, to_asff};
 use super::{PolicyResult, to_json};
-use crate::cloud::Cloud;
+use crate::api::BedrockLoggingPolicySpec;
+use crate::cloud::{Cloud, CloudError, CloudFactory};
 
 /// Security Hub's limit on findings per `BatchImportFindings`.
 pub const BATCH: usize = 100;
@@ -61,4 +62,84 @@ pub async fn to_security_hub(cloud: &dyn Cloud, result: &PolicyResult, now: &str
         }
     }
     done
+}
+
+/// Export one policy's findings to its account's Security Hub: the account reached as the policy
+/// says (its role assumed), findings stamped now. The one driver of the CLI and the controller.
+pub async fn export_policy(
+    factory: &dyn CloudFactory,
+    spec: &BedrockLoggingPolicySpec,
+    name: &str,
+    result: &PolicyResult,
+) -> Result<Exported, CloudError> {
+    let cloud = factory
+        .cloud_for(&crate::engine::account_target(spec), &format!("blo-{name}"))
+        .await?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(to_security_hub(cloud.as_ref(), result, &now).await)
+}
+
+/// What an export sends, as a fingerprint: every finding's region, check, status and message
+/// (not the changes a pass made, which do not change a finding).
+pub fn fingerprint(result: &PolicyResult) -> u32 {
+    let mut text = String::new();
+    for r in &result.report.regions {
+        for f in &r.findings {
+            text.push_str(&format!(
+                "{}|{}|{:?}|{}\n",
+                r.region, f.id, f.status, f.message
+            ));
+        }
+    }
+    crate::policy_doc::fnv1a32(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{FindingResult, Mode, RegionState};
+    use crate::engine::{Finding, PolicyReport, RegionReport, findings};
+
+    fn result(status: FindingResult, applied: Vec<String>) -> PolicyResult {
+        PolicyResult {
+            file: "p.yaml".into(),
+            report: PolicyReport {
+                policy: "p".into(),
+                mode: Mode::Enforce,
+                account_id: Some("123456789012".into()),
+                global_error: None,
+                regions: vec![RegionReport {
+                    region: "us-east-1".into(),
+                    state: RegionState::Compliant,
+                    findings: vec![Finding {
+                        id: findings::LOGGING_ENABLED,
+                        severity: findings::Severity::High,
+                        status,
+                        message: "m".into(),
+                    }],
+                    pending: vec![],
+                    applied,
+                    error: None,
+                    resources: Default::default(),
+                }],
+                global_pending: vec![],
+                global_applied: vec![],
+                permissions_changed: false,
+            },
+        }
+    }
+
+    /// The controller exports again only when a finding changed, not when a pass made changes.
+    #[test]
+    fn the_fingerprint_follows_findings_not_changes() {
+        let a = fingerprint(&result(FindingResult::Pass, vec![]));
+        assert_eq!(
+            a,
+            fingerprint(&result(
+                FindingResult::Pass,
+                vec!["bucket b created".into()]
+            ))
+        );
+        assert_ne!(a, fingerprint(&result(FindingResult::Fail, vec![])));
+    }
 }
