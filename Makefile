@@ -4,7 +4,7 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug/bedrock-logging-operator
 CARGO ?= cargo
 
-.PHONY: all build demo test test-rust test-strict test-packaging packaging-tests venv crds lint fmt e2e bench bench-controller clean
+.PHONY: all build demo test test-rust test-strict test-packaging packaging-tests venv crds lint fmt e2e bench bench-controller bench-tamper clean
 
 all: build
 
@@ -23,7 +23,7 @@ demo: venv build
 test: test-strict test-rust packaging-tests
 
 MOTO_ENV := BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server
-MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults
+MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults --test moto_tamper
 
 test-rust: venv
 	$(MOTO_ENV) $(CARGO) test --features test-util --lib --bins --tests
@@ -65,6 +65,10 @@ bench: venv
 ## bench-controller: controller RSS idle and with 100 policies x 4 regions, time to Ready
 bench-controller: venv build
 	bash hack/bench-controller.sh
+
+## bench-tamper: tamper event -> Bedrock logging restored (SQS/EventBridge path), burst, own calls
+bench-tamper: venv build
+	bash hack/bench-tamper.sh
 
 clean:
 	bash hack/moto.sh stop || true

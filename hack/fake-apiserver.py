@@ -22,7 +22,7 @@ Standard library only (http.server + threading). It serves just what
   GET/POST/PUT/PATCH/DELETE /apis/coordination.k8s.io/v1/namespaces/NS/leases[/NAME]
 
 Debug endpoints (not Kubernetes):
-  GET  /debug/stats[?policy=NAME]   counters (status patches, Ready policies, events ...)
+  GET  /debug/stats[?policy=NAME]   counters (status patches, Ready policies, events by reason)
   GET  /debug/policies              per-policy counters and timings
   POST /debug/add[?name=N&regions=K] add one generated policy (JSON body: a full object, optional)
   POST /debug/reset-stats           zero the counters (objects are kept)
@@ -33,6 +33,7 @@ Usage:
   hack/fake-apiserver.py --port 0 --policies 100 --regions 4 \
       --port-file /tmp/port --kubeconfig /tmp/kubeconfig
   hack/fake-apiserver.py --print-kubeconfig --port 8001     # print a kubeconfig and exit
+  hack/fake-apiserver.py --policies 1 --tamper blo-tamper  # + spec.tamperResponse.queueName
 """
 
 import argparse
@@ -337,6 +338,8 @@ def apply_spec_defaults(spec):
             kms["create"].setdefault("rotation", True)
     if isinstance(spec.get("s3"), dict):
         spec["s3"].setdefault("create", True)
+    if isinstance(spec.get("tamperResponse"), dict):
+        spec["tamperResponse"].setdefault("queueName", "bedrock-logging-tamper")
     cw = spec.get("cloudWatch")
     if isinstance(cw, dict):
         cw.setdefault("create", True)
@@ -371,6 +374,10 @@ class Store:
         self.started = time.monotonic()
         self.counters = collections.Counter()
         self.unknown = collections.Counter()
+        # Events by `reason`: created (POST) and occurrences (POST + PATCH: kube-rs's Recorder
+        # merge-patches `series` onto the first Event when the same event repeats).
+        self.event_reasons = collections.Counter()
+        self.event_reason_occurrences = collections.Counter()
 
     # callers hold self.cond
     def _next_rv(self):
@@ -605,6 +612,8 @@ class Store:
                 "status_patches_noop": self.counters["status_patches_noop"],
                 "finalizer_patches_total": self.counters["finalizer_patches"],
                 "events_total": self.counters["events_created"],
+                "events_by_reason": dict(self.event_reasons),
+                "event_occurrences_by_reason": dict(self.event_reason_occurrences),
                 "event_patches_total": self.counters["event_patches"],
                 "lists_total": self.counters["lists"],
                 "watches_total": self.counters["watches"],
@@ -651,6 +660,8 @@ class Store:
             self.counters.clear()
             self.counters.update(keep)
             self.unknown.clear()
+            self.event_reasons.clear()
+            self.event_reason_occurrences.clear()
             for s in self.pstats.values():
                 s.status_patches = s.status_changes = s.finalizer_patches = 0
 
@@ -692,7 +703,7 @@ class Store:
 
 
 def generate_policy(index, regions, bucket_template, account_base, same_account, cloudwatch,
-                    resync, name=None):
+                    resync, name=None, tamper=None):
     name = name or f"bench-{index:03d}"
     account = f"{(account_base + (0 if same_account else index)) % 10**12:012d}"
     spec = {
@@ -705,6 +716,8 @@ def generate_policy(index, regions, bucket_template, account_base, same_account,
     if cloudwatch:
         spec["cloudWatch"] = {"logGroupName": f"/aws/bedrock/{name}", "retentionInDays": 30,
                               "roleName": f"blo-{name}"}
+    if tamper:
+        spec["tamperResponse"] = {"queueName": tamper}
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -855,7 +868,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = generate_policy(
                     index, REGIONS[:k], self.cfg.bucket_template, self.cfg.account_base,
                     self.cfg.same_account, self.cfg.cloudwatch, self.cfg.resync,
-                    name=q.get("name") or f"added-{index:04d}")
+                    name=q.get("name") or f"added-{index:04d}", tamper=self.cfg.tamper)
             obj = st.add_policy(body)
             return self._send(201, obj)
         return self._unknown(method, path)
@@ -1060,6 +1073,8 @@ class Handler(BaseHTTPRequestHandler):
                     uuid.uuid4().hex[:10]
                 with st.cond:
                     st.counters["events_created"] += 1
+                    st.event_reasons[str(body.get("reason"))] += 1
+                    st.event_reason_occurrences[str(body.get("reason"))] += 1
                     if len(st.events) > 5000:  # bounded memory
                         st.events.pop(next(iter(st.events)))
                 obj = st.generic_create(st.events, table_key(ename), body, api_version, "Event")
@@ -1082,6 +1097,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.counters["event_patches"] += 1
                 if table_key(name) not in st.events:
                     raise not_found("events", name)
+                st.event_reason_occurrences[str(st.events[table_key(name)].get("reason"))] += 1
                 new = merge_patch(st.events[table_key(name)], self._json_body(raw) or {})
                 new["metadata"].pop("resourceVersion", None)
             return self._send(200, st.generic_replace(st.events, table_key(name), new, "events"))
@@ -1125,6 +1141,8 @@ def main(argv=None):
     ap.add_argument("--cloudwatch", action="store_true",
                     help="also give generated policies a CloudWatch destination")
     ap.add_argument("--resync", default="5m", help="spec.resyncInterval of generated policies")
+    ap.add_argument("--tamper", metavar="QUEUE",
+                    help="give generated policies spec.tamperResponse.queueName QUEUE")
     ap.add_argument("--bookmark-interval", type=float, default=15.0, help="seconds")
     ap.add_argument("--watch-timeout", type=int, default=290,
                     help="watch length when the client gives no timeoutSeconds")
@@ -1146,7 +1164,7 @@ def main(argv=None):
     for i in range(cfg.policies):
         store.add_policy(generate_policy(i, REGIONS[:cfg.regions], cfg.bucket_template,
                                          cfg.account_base, cfg.same_account, cfg.cloudwatch,
-                                         cfg.resync))
+                                         cfg.resync, tamper=cfg.tamper))
     store.reset_stats()
     for s in store.pstats.values():
         s.created = time.monotonic()

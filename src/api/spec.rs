@@ -73,6 +73,11 @@ pub struct BedrockLoggingPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_trail: Option<CloudTrailSpec>,
 
+    /// Optional: repair within seconds of an API call that undoes the policy (an SQS queue per
+    /// governed region, fed by an EventBridge rule on the default bus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tamper_response: Option<TamperResponseSpec>,
+
     /// Retain (default) leaves AWS untouched when the policy is deleted; Disable turns
     /// Bedrock logging off (never deletes buckets, log groups or keys).
     #[serde(default)]
@@ -260,6 +265,22 @@ pub struct CloudTrailSpec {
     #[serde(default = "TrailDataEvent::all")]
     #[schemars(length(min = 1, max = 30), extend("x-kubernetes-list-type" = "set"))]
     pub data_events: Vec<TrailDataEvent>,
+}
+
+/// Event-driven drift repair (SPEC §3 step 7).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TamperResponseSpec {
+    /// The SQS queue in each governed region; the EventBridge rule feeding it has the same name.
+    #[serde(default = "default_tamper_queue")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub queue_name: String,
+}
+
+pub const DEFAULT_TAMPER_QUEUE: &str = "bedrock-logging-tamper";
+
+pub fn default_tamper_queue() -> String {
+    DEFAULT_TAMPER_QUEUE.to_string()
 }
 
 /// A resource type of CloudTrail's data-event table (Bedrock and Bedrock AgentCore).

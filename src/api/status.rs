@@ -71,6 +71,21 @@ pub struct RegionStatus {
     pub last_changes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<String>,
+    /// The last tamper event seen in this region (`spec.tamperResponse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tamper: Option<TamperRecord>,
+}
+
+/// A CloudTrail API call that could undo the policy: who, what, when.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TamperRecord {
+    /// `userIdentity.arn` of the caller.
+    pub actor: String,
+    /// `eventSource:eventName`, e.g. `bedrock.amazonaws.com:DeleteModelInvocationLoggingConfiguration`.
+    pub event: String,
+    /// `eventTime` (RFC 3339).
+    pub time: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

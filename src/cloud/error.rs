@@ -148,6 +148,8 @@ const NOT_FOUND_CODES: &[&str] = &[
     "OwnershipControlsNotFoundError",
     "TrailNotFoundException",
     "NoSuchTagSet",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
 ];
 
 /// Classify an AWS error from its code, HTTP status and message.

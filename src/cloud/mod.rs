@@ -29,6 +29,7 @@ pub const WRITE_PREFIXES: &[&str] = &[
     "Untag",
     "Start",
     "Stop",
+    "Set",
 ];
 
 /// Tags are (key, value) pairs.
@@ -38,6 +39,10 @@ pub type Tags = Vec<(String, String)>;
 #[async_trait]
 pub trait Sts: Send + Sync {
     async fn account_id(&self) -> Result<String, CloudError>;
+
+    /// The caller's ARN (GetCallerIdentity): the operator's own principal, whose own calls the
+    /// tamper listener ignores.
+    async fn caller_arn(&self) -> Result<String, CloudError>;
 }
 
 /// KMS: the logging key.
@@ -242,12 +247,95 @@ pub trait Trail: Send + Sync {
     ) -> Result<(), CloudError>;
 }
 
+/// SQS: the tamper-event queue of a region.
+#[async_trait]
+pub trait Sqs: Send + Sync {
+    /// The queue by name (GetQueueUrl, then GetQueueAttributes); None when it does not exist.
+    async fn sqs_get_queue(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<QueueInfo>, CloudError>;
+
+    /// CreateQueue with its attributes and tags in the one call; returns the queue URL.
+    async fn sqs_create_queue(
+        &self,
+        region: &str,
+        name: &str,
+        attributes: &[(String, String)],
+        tags: &Tags,
+    ) -> Result<String, CloudError>;
+
+    async fn sqs_set_attributes(
+        &self,
+        region: &str,
+        url: &str,
+        attributes: &[(String, String)],
+    ) -> Result<(), CloudError>;
+
+    /// ReceiveMessage: up to 10 messages, long-polling `wait_seconds`, hidden for `visibility`.
+    async fn sqs_receive(
+        &self,
+        region: &str,
+        url: &str,
+        wait_seconds: i32,
+        visibility: i32,
+    ) -> Result<Vec<QueueMessage>, CloudError>;
+
+    /// DeleteMessageBatch (10 per call; the caller may pass more).
+    async fn sqs_delete(
+        &self,
+        region: &str,
+        url: &str,
+        receipts: &[String],
+    ) -> Result<(), CloudError>;
+}
+
+/// EventBridge: the rule on the default bus that feeds the tamper queue.
+#[async_trait]
+pub trait Events: Send + Sync {
+    async fn events_describe_rule(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<RuleInfo>, CloudError>;
+
+    async fn events_list_targets(
+        &self,
+        region: &str,
+        rule: &str,
+    ) -> Result<Vec<RuleTarget>, CloudError>;
+
+    /// PutRule (create or update; ENABLED); returns the rule ARN. Tags apply when it is created.
+    async fn events_put_rule(
+        &self,
+        region: &str,
+        name: &str,
+        pattern: &str,
+        description: &str,
+        tags: &Tags,
+    ) -> Result<String, CloudError>;
+
+    async fn events_put_target(
+        &self,
+        region: &str,
+        rule: &str,
+        target: &RuleTarget,
+    ) -> Result<(), CloudError>;
+}
+
 /// Every AWS call the engine makes, one trait per service. Region-scoped calls take the region;
 /// IAM and STS are global. Reads of absent things return `Ok(None)`, not an error. Used as
 /// `&dyn Cloud`; bring [`prelude`] into scope to call the methods.
-pub trait Cloud: Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub {}
+pub trait Cloud:
+    Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub + Sqs + Events
+{
+}
 
-impl<T: Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub + ?Sized> Cloud for T {}
+impl<T: Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub + Sqs + Events + ?Sized> Cloud
+    for T
+{
+}
 
 /// Security Hub: compliance findings exported in the AWS Security Finding Format.
 #[async_trait]
@@ -263,7 +351,7 @@ pub trait SecurityHub: Send + Sync {
 
 /// The service traits, for callers of [`Cloud`] methods.
 pub mod prelude {
-    pub use super::{Bedrock, Cloud, Iam, Kms, Logs, S3, SecurityHub, Sts, Trail};
+    pub use super::{Bedrock, Cloud, Events, Iam, Kms, Logs, S3, SecurityHub, Sqs, Sts, Trail};
 }
 
 /// Which account a policy acts in.

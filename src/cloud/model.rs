@@ -155,3 +155,40 @@ pub struct ImportFailure {
     pub code: String,
     pub message: String,
 }
+
+/// An SQS queue (tamper response): where it is and the attributes the judge reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueInfo {
+    pub url: String,
+    pub arn: String,
+    /// The queue policy (JSON), when set.
+    pub policy: Option<String>,
+    /// `SqsManagedSseEnabled` (SSE-SQS).
+    pub sse_sqs: bool,
+    /// `KmsMasterKeyId` (SSE-KMS), when set.
+    pub kms_key: Option<String>,
+}
+
+/// One message received from a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueMessage {
+    pub id: String,
+    pub receipt: String,
+    pub body: String,
+}
+
+/// An EventBridge rule on the default bus.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleInfo {
+    pub arn: String,
+    /// The event pattern (JSON).
+    pub pattern: Option<String>,
+    pub enabled: bool,
+}
+
+/// A target of an EventBridge rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleTarget {
+    pub id: String,
+    pub arn: String,
+}

@@ -48,7 +48,7 @@ pub struct RegionLabels {
 pub struct TamperLabels {
     pub policy: String,
     pub region: String,
-    /// `eventSource:eventName`, one of the events treated as tampering (a fixed set).
+    /// The event name, one of the calls treated as tampering (a fixed set), or "other".
     pub event: &'static str,
 }
 
@@ -286,7 +286,7 @@ mod tests {
             .get_or_create(&TamperLabels {
                 policy: "p".into(),
                 region: "us-east-1".into(),
-                event: "bedrock.amazonaws.com:DeleteModelInvocationLoggingConfiguration",
+                event: "DeleteModelInvocationLoggingConfiguration",
             })
             .inc();
         let report = crate::engine::PolicyReport {
@@ -307,6 +307,8 @@ mod tests {
                 applied: vec![],
                 error: None,
                 resources: Default::default(),
+                tamper_watch: None,
+                last_tamper: None,
             }],
             global_pending: vec![],
             global_applied: vec![],

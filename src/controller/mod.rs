@@ -11,6 +11,7 @@ pub mod rbac;
 pub mod reconcile;
 pub mod reports;
 pub mod server;
+pub mod tamper;
 #[cfg(test)]
 mod tests;
 
@@ -88,6 +89,8 @@ pub struct Context {
     /// `--export-securityhub`, and per policy a fingerprint of the findings last exported.
     pub export_securityhub: bool,
     pub exported: Mutex<HashMap<String, u64>>,
+    /// The tamper listener: queues polled, events waiting for their pass.
+    pub tamper: Arc<tamper::TamperHub>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -196,6 +199,12 @@ async fn run_controller(
         .with_config(ControllerConfig::default().concurrency(args.concurrency));
     let store = controller.store();
     let report_kind = reports::detect(&client, args.reports).await;
+    let (tamper_hub, tamper_rx) = tamper::TamperHub::new();
+    let tamper_triggers = futures::stream::unfold(tamper_rx, |mut rx| async move {
+        let name = rx.recv().await?;
+        Some((kube::runtime::reflector::ObjectRef::new(&name), rx))
+    });
+    let controller = controller.reconcile_on(tamper_triggers);
     tracing::info!(mode = ?args.reports, kind = ?report_kind, "compliance reports");
     let ctx = Arc::new(Context {
         recorder: Some(Recorder::new(client.clone(), reporter)),
@@ -215,6 +224,7 @@ async fn run_controller(
         reports_written: Mutex::new(HashMap::new()),
         export_securityhub: args.export_securityhub,
         exported: Mutex::new(HashMap::new()),
+        tamper: tamper_hub,
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

@@ -71,6 +71,8 @@ mod tests {
                 applied: vec![],
                 error,
                 resources: Default::default(),
+                tamper_watch: None,
+                last_tamper: None,
             }],
             global_pending: vec![],
             global_applied: vec![],

@@ -101,3 +101,52 @@ pub(super) async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyRepo
         }
     }
 }
+
+/// One `TamperDetected` Warning per tamper event: who, what, when, where, and what was done.
+pub(super) async fn publish_tamper(
+    p: &BedrockLoggingPolicy,
+    report: &PolicyReport,
+    tampered: &[super::tamper::Pending],
+    ctx: &Context,
+) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let reference = p.object_ref(&());
+    for t in tampered {
+        let region = report.regions.iter().find(|r| r.region == t.region);
+        let outcome = match (report.mode, region) {
+            (crate::api::Mode::Audit, _) => "reported (Audit: not repaired)".to_string(),
+            (_, Some(r)) if r.state == crate::api::RegionState::Compliant => {
+                if r.applied.is_empty() {
+                    "the region is compliant".to_string()
+                } else {
+                    format!("repaired: {}", r.applied.join("; "))
+                }
+            }
+            (_, Some(r)) => format!("region {}: {}", r.state, r.message()),
+            (_, None) => "region not governed".to_string(),
+        };
+        let note = format!(
+            "{} called {} at {} in {}; {}",
+            t.record.actor, t.record.event, t.record.time, t.region, outcome
+        );
+        let ev = KubeEvent {
+            type_: EventType::Warning,
+            reason: "TamperDetected".to_string(),
+            note: Some(crate::truncate(&note, 1000)),
+            action: format!(
+                "Tamper/{}/{:08x}",
+                t.region,
+                crate::policy_doc::fnv1a32(&format!(
+                    "{}{}{}",
+                    t.record.actor, t.record.event, t.record.time
+                ))
+            ),
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %err, "cannot publish event");
+        }
+    }
+}

@@ -13,9 +13,10 @@ use rand::Rng;
 use serde_json::json;
 
 use super::conflicts::StoreOwnership;
-use super::metrics::{PolicyLabels, ResultLabels};
+use super::metrics::{PolicyLabels, ResultLabels, TamperLabels};
 pub use super::permission_clock::PermissionClock;
-use super::publish::{export_findings, publish_events, write_report};
+use super::publish::{export_findings, publish_events, publish_tamper, write_report};
+use super::tamper::Pending;
 use super::{Context, FIELD_MANAGER, FINALIZER};
 use crate::api::{BedrockLoggingPolicy, RegionState};
 use crate::cloud::AccountTarget;
@@ -189,17 +190,66 @@ async fn run_engine(
 
 /// One pass of a live policy: outcome → status → events, report, export → metrics → next.
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    if let Some(wait) = not_due_yet(&p, &ctx) {
+    let tampered = ctx.tamper.take(&p.name_any());
+    if tampered.is_empty()
+        && let Some(wait) = not_due_yet(&p, &ctx)
+    {
         return Ok(Action::requeue(wait));
     }
     let previous = previous_states(&p);
-    let report = run_engine(&p, &previous, &ctx, false).await;
+    let mut report = run_engine(&p, &previous, &ctx, false).await;
+    note_tamper(&mut report, &tampered);
     let ready = write_status(&p, &report, &ctx).await?;
     publish_events(&p, &report, &ctx).await;
+    publish_tamper(&p, &report, &tampered, &ctx).await;
     write_report(&p, &report, &ctx).await;
     export_findings(&p, &report, &ctx).await;
     record_metrics(&p, &report, &previous, ready, &ctx);
+    listen_for_tamper(&p, &report, &tampered, &ctx).await;
     Ok(Action::requeue(next_pass(&p, &report, &ctx)))
+}
+
+/// The latest tamper event of each region goes to `status.regions[].lastTamper`.
+fn note_tamper(report: &mut PolicyReport, tampered: &[Pending]) {
+    for r in &mut report.regions {
+        if let Some(latest) = tampered
+            .iter()
+            .filter(|t| t.region == r.region)
+            .max_by(|a, b| a.record.time.cmp(&b.record.time))
+        {
+            r.last_tamper = Some(latest.record.clone());
+        }
+    }
+}
+
+/// Poll the queues this pass found wired, then delete the messages whose pass this was.
+async fn listen_for_tamper(
+    p: &BedrockLoggingPolicy,
+    report: &PolicyReport,
+    tampered: &[Pending],
+    ctx: &Context,
+) {
+    let name = p.name_any();
+    if report.regions.iter().any(|r| r.tamper_watch.is_some()) {
+        let target = crate::engine::account_target(&p.spec);
+        match ctx.factory.cloud_for(&target, &format!("blo-{name}")).await {
+            Ok(cloud) => ctx.tamper.sync(&name, cloud, report),
+            Err(e) => tracing::warn!(policy = %name, error = %e, "cannot listen for tamper events"),
+        }
+    } else if report.global_error.is_none() {
+        ctx.tamper.forget_queues(&name);
+    }
+    for t in tampered {
+        ctx.metrics
+            .tamper_events
+            .get_or_create(&TamperLabels {
+                policy: name.clone(),
+                region: t.region.clone(),
+                event: t.label,
+            })
+            .inc();
+    }
+    ctx.tamper.ack(tampered).await;
 }
 
 /// A watch event before the next pass is due, at the same generation (our own status write, a
@@ -343,6 +393,7 @@ async fn cleanup(
     }
     tracing::info!(policy = %name, changes = ?report.global_applied.iter().chain(report.regions.iter().flat_map(|r| r.applied.iter())).collect::<Vec<_>>(), "policy deleted");
     ctx.metrics.forget_policy(&name);
+    ctx.tamper.forget(&name);
     ctx.due
         .lock()
         .unwrap_or_else(|e| e.into_inner())

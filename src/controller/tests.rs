@@ -65,6 +65,7 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
         reports_written: Mutex::new(HashMap::new()),
         export_securityhub: false,
         exported: Mutex::new(HashMap::new()),
+        tamper: crate::controller::tamper::TamperHub::new().0,
     });
     Scenario { ctx, handle, fake }
 }
@@ -468,6 +469,7 @@ async fn drift_correction_emits_one_event_per_change() {
         reports_written: Mutex::new(HashMap::new()),
         export_securityhub: false,
         exported: Mutex::new(HashMap::new()),
+        tamper: crate::controller::tamper::TamperHub::new().0,
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::cloud::{AdvancedSelector, LoggingConfig};
+use crate::cloud::{AdvancedSelector, LoggingConfig, RuleTarget};
 
 /// A key ARN, or the key this plan creates (known only once CreateKey ran).
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +95,27 @@ pub enum Change {
     },
     /// Deletion with `deletionPolicy: Disable`, where the configuration is still this policy's.
     DeleteLoggingConfig,
+    /// Tamper response: the queue, created with its policy and SSE.
+    CreateQueue {
+        name: String,
+        attributes: Vec<(String, String)>,
+    },
+    SetQueueAttributes {
+        name: String,
+        url: String,
+        attributes: Vec<(String, String)>,
+        summary: Vec<String>,
+    },
+    /// The EventBridge rule (PutRule creates or updates it, enabled).
+    PutTamperRule {
+        name: String,
+        pattern: String,
+        created: bool,
+    },
+    PutRuleTarget {
+        rule: String,
+        target: RuleTarget,
+    },
 }
 
 impl Change {
@@ -150,6 +171,22 @@ impl Change {
             }
             Change::DeleteLoggingConfig => {
                 "Bedrock model invocation logging disabled (deletionPolicy Disable)".into()
+            }
+            Change::CreateQueue { name, .. } => {
+                format!("tamper queue {name} created (SSE-SQS, admits only its rule)")
+            }
+            Change::SetQueueAttributes { name, summary, .. } => {
+                format!("tamper queue {name}: {}", summary.join(", "))
+            }
+            Change::PutTamperRule { name, created, .. } => {
+                if *created {
+                    format!("EventBridge rule {name} created for the tamper API calls")
+                } else {
+                    format!("EventBridge rule {name} enabled with the tamper API calls")
+                }
+            }
+            Change::PutRuleTarget { rule, target } => {
+                format!("EventBridge rule {rule} targets {}", target.arn)
             }
         }
     }

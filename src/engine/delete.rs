@@ -43,6 +43,8 @@ fn region_report(
         applied,
         error,
         resources: Resources::default(),
+        tamper_watch: None,
+        last_tamper: None,
     }
 }
 

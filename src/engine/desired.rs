@@ -63,6 +63,8 @@ pub struct RegionDesired {
     pub role: Option<RoleDesired>,
     pub data_types: BTreeSet<DataType>,
     pub trail_events: Vec<TrailDataEvent>,
+    /// The tamper-response wiring (`spec.tamperResponse`).
+    pub tamper: Option<super::tamper::TamperDesired>,
 }
 
 /// Tags on every resource the operator creates (in the create call itself).
@@ -163,6 +165,7 @@ impl RegionDesired {
                 .as_ref()
                 .map(|t| t.data_events.clone())
                 .unwrap_or_default(),
+            tamper: super::tamper::TamperDesired::resolve(spec, region, account),
         }
     }
 

@@ -200,6 +200,21 @@ async fn apply_one(
                 .await?
         }
         Change::DeleteLoggingConfig => c.bedrock_delete_logging(r).await?,
+        Change::CreateQueue { name, attributes } => {
+            c.sqs_create_queue(r, name, attributes, &cx.tags).await?;
+        }
+        Change::SetQueueAttributes {
+            url, attributes, ..
+        } => c.sqs_set_attributes(r, url, attributes).await?,
+        Change::PutTamperRule { name, pattern, .. } => {
+            let description = format!(
+                "bedrock-logging-operator policy {}: API calls that can undo Bedrock invocation logging",
+                cx.policy
+            );
+            c.events_put_rule(r, name, pattern, &description, &cx.tags)
+                .await?;
+        }
+        Change::PutRuleTarget { rule, target } => c.events_put_target(r, rule, target).await?,
     }
     Ok(())
 }

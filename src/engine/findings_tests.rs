@@ -19,7 +19,7 @@ const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56e
 
 fn desired() -> RegionDesired {
     let v: serde_json::Value = serde_yaml::from_str(
-        "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: f}\nspec:\n  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/f}}\n  s3: {bucketName: \"f-logs-{region}\"}\n  cloudWatch:\n    logGroupName: /aws/bedrock/f\n    retentionInDays: 30\n    largeDataDelivery: {bucketName: \"f-large-{region}\"}\n  cloudTrail: {trailName: org, dataEvents: [Model]}\n",
+        "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: f}\nspec:\n  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/f}}\n  s3: {bucketName: \"f-logs-{region}\"}\n  cloudWatch:\n    logGroupName: /aws/bedrock/f\n    retentionInDays: 30\n    largeDataDelivery: {bucketName: \"f-large-{region}\"}\n  cloudTrail: {trailName: org, dataEvents: [Model]}\n  tamperResponse: {queueName: f-tamper}\n",
     )
     .unwrap();
     let spec: BedrockLoggingPolicySpec = serde_json::from_value(
@@ -88,6 +88,24 @@ fn compliant() -> World {
             retention_in_days: Some(30),
         }),
         logging: Some(d.logging_config()),
+        tamper: d.tamper.as_ref().map(|t| super::tamper::TamperObserved {
+            queue: Some(crate::cloud::QueueInfo {
+                url: "https://sqs.us-east-1.amazonaws.com/123456789012/f-tamper".into(),
+                arn: t.queue_arn.clone(),
+                policy: Some(t.queue_policy().to_string()),
+                sse_sqs: true,
+                kms_key: None,
+            }),
+            rule: Some(crate::cloud::RuleInfo {
+                arn: t.rule_arn.clone(),
+                pattern: Some(super::tamper::TamperDesired::pattern().to_string()),
+                enabled: true,
+            }),
+            targets: vec![crate::cloud::RuleTarget {
+                id: super::tamper::TARGET_ID.into(),
+                arn: t.queue_arn.clone(),
+            }],
+        }),
     };
     let RoleDesired::Managed { arn, .. } = d.role.clone().unwrap() else {
         panic!()
@@ -314,6 +332,15 @@ fn each_check_fails_on_its_own_fixture() {
             },
             "single-region trail in eu-west-1",
         ),
+        (
+            TAMPER_RESPONSE,
+            |w| {
+                if let Some(t) = w.o.tamper.as_mut() {
+                    t.queue.as_mut().unwrap().sse_sqs = false;
+                }
+            },
+            "is not encrypted",
+        ),
     ];
     let mut covered = std::collections::BTreeSet::new();
     for (id, mutate, expect) in cases {
@@ -351,4 +378,6 @@ fn controls_the_policy_does_not_ask_for_are_warnings_or_skipped() {
     );
     assert!(!retention.blocks_compliance());
     assert_eq!(status_of(&fs, CLOUDTRAIL_DATA_EVENTS), FindingResult::Skip);
+    w.d.tamper = None;
+    assert_eq!(status_of(&eval(&w), TAMPER_RESPONSE), FindingResult::Skip);
 }

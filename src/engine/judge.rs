@@ -246,6 +246,96 @@ pub fn trust_verdict(doc: &Value, account: &str, region: &str) -> TrustVerdict {
     }
 }
 
+/// A queue is encrypted at rest: SSE-SQS, or SSE-KMS with a key.
+pub fn queue_encrypted(q: &crate::cloud::QueueInfo) -> bool {
+    q.sse_sqs || q.kms_key.is_some()
+}
+
+/// The queue policy lets exactly the tamper rule send: at least one Allow for
+/// `events.amazonaws.com` and `sqs:SendMessage` on the queue bound by `aws:SourceArn` = the rule,
+/// and no Allow that admits anyone or anything else. Deny statements only narrow it.
+pub fn queue_admits_only(
+    policy: Option<&str>,
+    queue_arn: &str,
+    rule_arn: &str,
+) -> Result<(), String> {
+    let Some(text) = policy else {
+        return Err(format!(
+            "no queue policy: the rule {rule_arn} cannot deliver"
+        ));
+    };
+    let doc = crate::policy_doc::parse_document(text)?;
+    let allows: Vec<Value> = statements(&doc)
+        .into_iter()
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .collect();
+    if allows.is_empty() {
+        return Err(format!("no statement allows the rule {rule_arn} to send"));
+    }
+    for s in &allows {
+        let sid = s.get("Sid").and_then(Value::as_str).unwrap_or("(no Sid)");
+        if s.get("NotPrincipal").is_some()
+            || s.get("NotAction").is_some()
+            || s.get("NotResource").is_some()
+        {
+            return Err(format!(
+                "statement {sid} uses NotPrincipal/NotAction/NotResource"
+            ));
+        }
+        let principal_ok = match s.get("Principal") {
+            Some(p @ Value::Object(m)) => {
+                m.len() == 1 && strings(p.get("Service")) == ["events.amazonaws.com"]
+            }
+            _ => false,
+        };
+        let actions = strings(s.get("Action"));
+        let action_ok = !actions.is_empty()
+            && actions
+                .iter()
+                .all(|a| a.eq_ignore_ascii_case("sqs:SendMessage"));
+        let resources = strings(s.get("Resource"));
+        let resource_ok = !resources.is_empty() && resources.iter().all(|r| *r == queue_arn);
+        let arns: Vec<&str> = ["ArnEquals", "ArnLike"]
+            .iter()
+            .filter_map(|op| condition_values(s, op, "aws:SourceArn"))
+            .flatten()
+            .collect();
+        let bound = !arns.is_empty() && arns.iter().all(|a| *a == rule_arn);
+        if !(principal_ok && action_ok && resource_ok && bound) {
+            return Err(format!(
+                "statement {sid} admits more than events.amazonaws.com sending (sqs:SendMessage) to {queue_arn} from {rule_arn} (aws:SourceArn)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An event pattern equals the desired one, lists compared as sets.
+pub fn event_pattern_matches(observed: Option<&str>, desired: &Value) -> bool {
+    fn norm(v: &Value) -> Value {
+        match v {
+            Value::Array(a) => {
+                let mut items: Vec<Value> = a.iter().map(norm).collect();
+                items.sort_by_key(|x| x.to_string());
+                items.dedup();
+                Value::Array(items)
+            }
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), norm(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    observed
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .is_some_and(|o| norm(&o) == norm(desired))
+}
+
+/// The rule sends to the queue.
+pub fn rule_targets_queue(targets: &[crate::cloud::RuleTarget], queue_arn: &str) -> bool {
+    targets.iter().any(|t| t.arn == queue_arn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +501,61 @@ mod tests {
             !logging_ok(&c, Some(&c)),
             "an empty configuration is logging off"
         );
+    }
+
+    #[test]
+    fn a_queue_policy_admits_only_the_rule() {
+        let q = "arn:aws:sqs:us-east-1:111122223333:q";
+        let r = "arn:aws:events:us-east-1:111122223333:rule/q";
+        let stmt = json!({"Sid": "S", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": q, "Condition": {"ArnEquals": {"aws:SourceArn": r}}});
+        let doc =
+            |stmts: Vec<Value>| json!({"Version": "2012-10-17", "Statement": stmts}).to_string();
+        assert_eq!(
+            queue_admits_only(Some(&doc(vec![stmt.clone()])), q, r),
+            Ok(())
+        );
+        assert!(queue_admits_only(None, q, r).is_err());
+        // Another rule, no condition, anyone, a wider action, NotPrincipal: each fails.
+        let mut other_rule = stmt.clone();
+        other_rule["Condition"]["ArnEquals"]["aws:SourceArn"] =
+            json!("arn:aws:events:us-east-1:444455556666:rule/x");
+        let mut unbound = stmt.clone();
+        unbound.as_object_mut().unwrap().remove("Condition");
+        let mut anyone = stmt.clone();
+        anyone["Principal"] = json!("*");
+        let mut wider = stmt.clone();
+        wider["Action"] = json!(["sqs:SendMessage", "sqs:ReceiveMessage"]);
+        let mut not_principal = stmt.clone();
+        not_principal.as_object_mut().unwrap().remove("Principal");
+        not_principal["NotPrincipal"] = json!({"AWS": "arn:aws:iam::111122223333:root"});
+        for bad in [other_rule, unbound, anyone, wider, not_principal] {
+            assert!(
+                queue_admits_only(Some(&doc(vec![stmt.clone(), bad.clone()])), q, r).is_err(),
+                "{bad}"
+            );
+        }
+        // A Deny only narrows.
+        let deny =
+            json!({"Effect": "Deny", "Principal": "*", "Action": "sqs:DeleteQueue", "Resource": q});
+        assert_eq!(
+            queue_admits_only(Some(&doc(vec![stmt, deny])), q, r),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn event_patterns_compare_lists_as_sets() {
+        let want = json!({"source": ["a", "b"], "detail": {"eventName": ["x", "y"]}});
+        assert!(event_pattern_matches(
+            Some(r#"{"detail":{"eventName":["y","x"]},"source":["b","a"]}"#),
+            &want
+        ));
+        assert!(!event_pattern_matches(
+            Some(r#"{"source":["a"],"detail":{"eventName":["x","y"]}}"#),
+            &want
+        ));
+        assert!(!event_pattern_matches(Some("not json"), &want));
+        assert!(!event_pattern_matches(None, &want));
     }
 }

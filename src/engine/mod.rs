@@ -23,6 +23,7 @@ pub mod plan_trail;
 pub mod report;
 pub mod scope;
 pub mod status;
+pub mod tamper;
 #[cfg(test)]
 mod tests;
 
@@ -230,6 +231,7 @@ pub async fn run_policy(
             phases::bedrock(c, w, role.as_ref(), propagation, opts)
         })
         .await;
+        works = each_region(works, bound, |w| phases::tamper(c, w, opts)).await;
         works = each_region(works, bound, |w| phases::verify(c, w)).await;
     } else {
         works = works

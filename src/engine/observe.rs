@@ -41,6 +41,8 @@ pub struct RegionObserved {
     pub large_bucket: Option<BucketObserved>,
     pub log_group: Option<LogGroupInfo>,
     pub logging: Option<LoggingConfig>,
+    /// The tamper-response wiring, when the policy asks for it.
+    pub tamper: Option<super::tamper::TamperObserved>,
 }
 
 /// Global (per policy) IAM state.
@@ -142,7 +144,8 @@ pub async fn observe_bucket(
     })
 }
 
-/// All region-scoped reads (≤ 14: 3 KMS, 4 per distinct bucket, 1 logs, 1 Bedrock).
+/// All region-scoped reads (≤ 14: 3 KMS, 4 per distinct bucket, 1 logs, 1 Bedrock; with
+/// tamper response 4 more: 2 SQS, 2 EventBridge).
 pub async fn observe_region(
     cloud: &dyn Cloud,
     d: &RegionDesired,
@@ -164,12 +167,17 @@ pub async fn observe_region(
         None => None,
     };
     let logging = cloud.bedrock_get_logging(&d.region).await?;
+    let tamper = match &d.tamper {
+        Some(t) => Some(super::tamper::observe_tamper(cloud, &d.region, t).await?),
+        None => None,
+    };
     Ok(RegionObserved {
         key,
         bucket,
         large_bucket,
         log_group,
         logging,
+        tamper,
     })
 }
 

@@ -305,6 +305,21 @@ pub async fn bedrock(
     w
 }
 
+/// The tamper-response wiring of one region (Enforce), after Bedrock: a failure here is reported
+/// for the region but never keeps logging from being repaired.
+pub async fn tamper(cloud: &dyn Cloud, mut w: RegionWork, opts: &EngineOptions) -> RegionWork {
+    if w.scope.observed.is_none() || w.scope.plan.tamper.is_empty() {
+        return w;
+    }
+    let cx = context(cloud, &w.desired.region, &w.desired.policy, opts, true);
+    let done = execute(&cx, &w.scope.plan.tamper, None).await;
+    w.scope.applied.extend(done.applied);
+    if let Some(e) = done.error {
+        w.scope.error.get_or_insert(e);
+    }
+    w
+}
+
 /// Re-read a region this pass wrote to, so the report describes AWS rather than intentions,
 /// and what is still pending is what remains (also after a failure part-way).
 pub async fn verify(cloud: &dyn Cloud, mut w: RegionWork) -> RegionWork {

@@ -18,14 +18,19 @@ use crate::policy_doc::{bucket_policy, key_policy, merge_by_sid, parse_document}
 pub struct RegionPlan {
     pub destinations: Vec<Change>,
     pub bedrock: Vec<Change>,
+    /// The tamper-response wiring, written after Bedrock so it never delays logging.
+    pub tamper: Vec<Change>,
 }
 
 impl RegionPlan {
     pub fn is_empty(&self) -> bool {
-        self.destinations.is_empty() && self.bedrock.is_empty()
+        self.destinations.is_empty() && self.bedrock.is_empty() && self.tamper.is_empty()
     }
     pub fn all(&self) -> impl Iterator<Item = &Change> {
-        self.destinations.iter().chain(self.bedrock.iter())
+        self.destinations
+            .iter()
+            .chain(self.bedrock.iter())
+            .chain(self.tamper.iter())
     }
 }
 
@@ -341,9 +346,14 @@ pub fn plan_region(d: &RegionDesired, o: &RegionObserved) -> Result<RegionPlan, 
         }
     }
 
+    let tamper = match (&d.tamper, &o.tamper) {
+        (Some(t), Some(seen)) => super::tamper::plan_tamper(t, seen),
+        _ => vec![],
+    };
     Ok(RegionPlan {
         destinations: out,
         bedrock: plan_bedrock(d, o),
+        tamper,
     })
 }
 

@@ -23,6 +23,8 @@ pub struct Resources {
     pub log_group_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tamper_queue_arn: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +38,10 @@ pub struct RegionReport {
     pub applied: Vec<String>,
     pub error: Option<EngineError>,
     pub resources: Resources,
+    /// What the tamper listener watches in this region (the queue exists).
+    pub tamper_watch: Option<super::tamper::TamperWatch>,
+    /// The last tamper event seen here (set by the controller's listener).
+    pub last_tamper: Option<crate::api::TamperRecord>,
 }
 
 impl RegionReport {
@@ -100,6 +106,8 @@ impl PolicyReport {
                     applied: vec![],
                     error: Some(e.clone()),
                     resources: Resources::default(),
+                    tamper_watch: None,
+                    last_tamper: None,
                 })
                 .collect(),
             global_error: Some(e),
@@ -211,6 +219,8 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
                     owner: owner.clone(),
                 }),
                 resources: Resources::default(),
+                tamper_watch: None,
+                last_tamper: None,
             });
             continue;
         }
@@ -243,7 +253,13 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
         let pending_here = describe_all(&w.scope.plan.destinations)
             .into_iter()
             .chain(describe_all(&w.scope.plan.bedrock))
+            .chain(describe_all(&w.scope.plan.tamper))
             .collect::<Vec<_>>();
+        let queue = w
+            .scope
+            .observed
+            .as_ref()
+            .and_then(|o| o.tamper.as_ref()?.queue.as_ref());
         // Global changes (role, trail) still pending keep the regions that depend on them open.
         let depends_on_global = d.role.is_some() || !d.trail_events.is_empty();
         let pending = !pending_here.is_empty() || (depends_on_global && !global_pending.is_empty());
@@ -268,7 +284,17 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
                 large_data_bucket_arn: d.large_bucket_arn(),
                 log_group_arn: d.log_group_arn(),
                 role_arn: d.role.as_ref().map(|r| r.arn().to_string()),
+                tamper_queue_arn: queue.map(|q| q.arn.clone()),
             },
+            tamper_watch: queue.map(|q| {
+                super::tamper::watch(
+                    d,
+                    w.key_arn.as_deref(),
+                    a.desired.trail.as_ref().map(|t| t.name.as_str()),
+                    &q.url,
+                )
+            }),
+            last_tamper: None,
         });
     }
     PolicyReport {

@@ -196,6 +196,10 @@ pub fn build_status(
                     .collect(),
                 last_changes,
                 last_sync_time: Some(sync.clone()),
+                last_tamper: r
+                    .last_tamper
+                    .clone()
+                    .or_else(|| prev_region.and_then(|p| p.last_tamper.clone())),
             }
         })
         .collect::<Vec<_>>();

@@ -121,6 +121,8 @@ mod tests {
                     applied,
                     error: None,
                     resources: Default::default(),
+                    tamper_watch: None,
+                    last_tamper: None,
                 }],
                 global_pending: vec![],
                 global_applied: vec![],

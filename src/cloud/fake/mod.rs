@@ -1,11 +1,13 @@
 //! An in-memory AWS for unit tests: state per region, every call recorded, faults injectable.
 
 mod bedrock;
+mod events;
 mod iam;
 mod kms;
 mod logs;
 mod s3;
 mod securityhub;
+mod sqs;
 mod sts;
 mod trail;
 
@@ -44,6 +46,23 @@ pub struct FakeRole {
     pub inline: BTreeMap<String, String>,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct FakeQueue {
+    pub info: QueueInfo,
+    pub tags: Tags,
+    /// (id, body) of messages waiting; received ones stay until deleted (receipt = id).
+    pub messages: Vec<(String, String)>,
+    /// Ids received and not yet deleted (hidden).
+    pub in_flight: std::collections::BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeRule {
+    pub info: RuleInfo,
+    pub targets: Vec<RuleTarget>,
+    pub tags: Tags,
+}
+
 /// The whole fake account.
 #[derive(Debug, Default)]
 pub struct FakeState {
@@ -63,6 +82,10 @@ pub struct FakeState {
     pub findings: BTreeMap<String, serde_json::Value>,
     /// Names of trails that are not logging (StopLogging).
     pub stopped_trails: std::collections::BTreeSet<String>,
+    /// (region, name) -> queue
+    pub queues: BTreeMap<(String, String), FakeQueue>,
+    /// (region, name) -> EventBridge rule on the default bus
+    pub rules: BTreeMap<(String, String), FakeRule>,
     next_key: u32,
 }
 

@@ -11,4 +11,12 @@ impl Sts for FakeCloud {
         self.enter("global", "GetCallerIdentity", "sts")?;
         Ok(self.st().account.clone())
     }
+
+    async fn caller_arn(&self) -> Result<String, CloudError> {
+        self.enter("global", "GetCallerIdentity", "sts")?;
+        let account = self.st().account.clone();
+        Ok(format!(
+            "arn:aws:sts::{account}:assumed-role/blo-operator/blo"
+        ))
+    }
 }

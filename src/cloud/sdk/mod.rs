@@ -22,7 +22,9 @@ mod kms;
 mod logs;
 mod s3;
 pub use s3::merge_tags;
+mod events;
 mod securityhub;
+mod sqs;
 mod sts;
 mod trail;
 
@@ -132,6 +134,8 @@ pub struct RegionClients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub bedrock: aws_sdk_bedrock::Client,
     pub trail: aws_sdk_cloudtrail::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl RegionClients {
@@ -162,6 +166,16 @@ impl RegionClients {
             ),
             trail: aws_sdk_cloudtrail::Client::from_conf(
                 aws_sdk_cloudtrail::config::Builder::from(base)
+                    .region(r.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(base)
+                    .region(r.clone())
+                    .build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(base)
                     .region(r)
                     .build(),
             ),
@@ -220,8 +234,8 @@ pub struct SdkCloud {
     creds: Option<SharedCredentialsProvider>,
     limiter: Arc<Semaphore>,
     observer: Option<Arc<dyn CallObserver>>,
-    /// The account these credentials act in (STS, asked once).
-    account: tokio::sync::OnceCell<String>,
+    /// The account these credentials act in and their ARN (STS, asked once).
+    identity: tokio::sync::OnceCell<(String, String)>,
 }
 
 impl SdkCloud {
@@ -239,12 +253,18 @@ impl SdkCloud {
             creds,
             limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
             observer: opts.observer.clone(),
-            account: tokio::sync::OnceCell::new(),
+            identity: tokio::sync::OnceCell::new(),
         }
     }
 
-    /// STS GetCallerIdentity (cached by [`Cloud::account_id`]).
-    async fn caller_account(&self) -> Result<String, CloudError> {
+    /// STS GetCallerIdentity: (account, ARN), asked once.
+    async fn identity(&self) -> Result<&(String, String), CloudError> {
+        self.identity
+            .get_or_try_init(|| self.caller_identity())
+            .await
+    }
+
+    async fn caller_identity(&self) -> Result<(String, String), CloudError> {
         let out = send!(
             self,
             "sts",
@@ -253,14 +273,15 @@ impl SdkCloud {
             self.pool.sts.get_caller_identity()
         )
         .await?;
-        out.account().map(String::from).ok_or_else(|| {
-            CloudError::new(
+        match (out.account(), out.arn()) {
+            (Some(account), arn) => Ok((account.to_string(), arn.unwrap_or_default().to_string())),
+            (None, _) => Err(CloudError::new(
                 ErrorKind::Other,
                 "sts",
                 "GetCallerIdentity",
                 "no account in response",
-            )
-        })
+            )),
+        }
     }
 
     /// Use these clients for `region` (tests: mocked clients).
@@ -287,6 +308,33 @@ impl SdkCloud {
             let _permit = self.limiter.acquire().await;
             fut.await
         };
+        self.finish(service, operation, result)
+    }
+
+    /// [`Self::run`] without a slot of the concurrency bound (long polls).
+    async fn run_unbounded<T, E, F>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        fut: F,
+    ) -> Result<T, CloudError>
+    where
+        F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let result = fut.await;
+        self.finish(service, operation, result)
+    }
+
+    fn finish<T, E>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        result: Result<T, SdkError<E, HttpResponse>>,
+    ) -> Result<T, CloudError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         let result = result.map_err(|e| to_cloud_error(service, operation, e));
         if let Some(obs) = &self.observer {
             let outcome = match &result {
@@ -316,7 +364,7 @@ macro_rules! credential_overrides {
     };
 }
 
-credential_overrides!(ov_securityhub => aws_sdk_securityhub, ov_kms => aws_sdk_kms, ov_s3 => aws_sdk_s3, ov_logs => aws_sdk_cloudwatchlogs, ov_bedrock => aws_sdk_bedrock, ov_trail => aws_sdk_cloudtrail, ov_iam => aws_sdk_iam, ov_sts => aws_sdk_sts);
+credential_overrides!(ov_securityhub => aws_sdk_securityhub, ov_kms => aws_sdk_kms, ov_s3 => aws_sdk_s3, ov_logs => aws_sdk_cloudwatchlogs, ov_bedrock => aws_sdk_bedrock, ov_trail => aws_sdk_cloudtrail, ov_iam => aws_sdk_iam, ov_sts => aws_sdk_sts, ov_sqs => aws_sdk_sqs, ov_events => aws_sdk_eventbridge);
 
 fn to_cloud_error<E>(
     service: &'static str,

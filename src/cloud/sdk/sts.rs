@@ -8,9 +8,10 @@ use crate::cloud::Sts;
 #[async_trait]
 impl Sts for SdkCloud {
     async fn account_id(&self) -> Result<String, CloudError> {
-        self.account
-            .get_or_try_init(|| self.caller_account())
-            .await
-            .cloned()
+        Ok(self.identity().await?.0.clone())
+    }
+
+    async fn caller_arn(&self) -> Result<String, CloudError> {
+        Ok(self.identity().await?.1.clone())
     }
 }

@@ -57,6 +57,7 @@ pub const LOG_RETENTION: &str = "bedrocklogging_log_group_retention_set";
 pub const ROLE_CONFUSED_DEPUTY: &str = "bedrocklogging_role_confused_deputy_protection";
 pub const KEY_POLICY_CONTEXT: &str = "bedrocklogging_kms_key_policy_logs_encryption_context";
 pub const CLOUDTRAIL_DATA_EVENTS: &str = "bedrock_cloudtrail_data_events_enabled";
+pub const TAMPER_RESPONSE: &str = "bedrocklogging_tamper_response_configured";
 /// Reported only when it fails: more than one key is tagged for the policy in a region.
 pub const SINGLE_KEY: &str = "bedrocklogging_kms_single_key";
 
@@ -120,6 +121,12 @@ pub const CHECKS: &[CheckDef] = &[
         title: "One KMS key per region is tagged for the policy (no duplicate from a lost CreateKey)",
         severity: Severity::Low,
         frameworks: FW_ENCRYPTION,
+    },
+    CheckDef {
+        id: TAMPER_RESPONSE,
+        title: "Tamper response is wired: an encrypted queue fed only by an EventBridge rule for the calls that undo logging",
+        severity: Severity::Medium,
+        frameworks: FW_LOGGING,
     },
     CheckDef {
         id: CLOUDTRAIL_DATA_EVENTS,

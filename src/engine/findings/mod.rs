@@ -69,6 +69,33 @@ pub(super) fn skip(id: &'static str, m: impl Into<String>) -> Finding {
     finding(id, FindingResult::Skip, m)
 }
 
+/// `spec.tamperResponse`: the queue and rule are in place (SKIP when not asked for).
+fn tamper_response(d: &RegionDesired, o: &RegionObserved) -> Finding {
+    let Some(t) = &d.tamper else {
+        return skip(
+            TAMPER_RESPONSE,
+            "spec.tamperResponse is not set: drift is repaired at the next resync only",
+        );
+    };
+    let seen = o.tamper.clone().unwrap_or_default();
+    match super::tamper::wiring_gap(t, &seen) {
+        None => pass(
+            TAMPER_RESPONSE,
+            format!(
+                "EventBridge rule {} sends the tamper API calls to queue {} (SSE, admits only the rule)",
+                t.rule, t.queue
+            ),
+        ),
+        Some(gap) => fail(
+            TAMPER_RESPONSE,
+            format!(
+                "{gap}: apply the policy (Enforce) to wire tamper response in {}",
+                d.region
+            ),
+        ),
+    }
+}
+
 /// What the policy observed of its CloudTrail trail (global, evaluated per region).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrailObserved {
@@ -102,6 +129,7 @@ pub fn evaluate(i: &FindingInputs<'_>) -> Vec<Finding> {
     out.push(confused_deputy(d, i.role));
     out.push(key_policy_context(d, o));
     out.push(cloudtrail(d, i.trail));
+    out.push(tamper_response(d, o));
     if let Some(k) = o.key.as_ref().filter(|k| !k.extra_keys.is_empty()) {
         out.push(
             fail(
