@@ -341,7 +341,7 @@ async fn asff_findings_have_every_required_attribute_and_stable_unique_ids() {
     let findings = asff.as_array().unwrap();
     // One finding per region × check, SKIP included.
     assert_eq!(findings.len(), finding_count(&report));
-    assert_eq!(findings.len(), 20);
+    assert_eq!(findings.len(), 22);
     assert_asff_valid(findings);
     assert!(
         findings
@@ -511,12 +511,12 @@ async fn html_report_is_self_contained_escaped_and_has_one_cell_per_region_and_c
             "the page must be self-contained, found {external}"
         );
     }
-    // One cell per region × check (2 regions × 10 checks).
+    // One cell per region × check (2 regions × 11 checks).
     assert_eq!(
         html.matches("<td class=\"cell ").count(),
         finding_count(&report)
     );
-    assert_eq!(html.matches("<td class=\"cell ").count(), 20);
+    assert_eq!(html.matches("<td class=\"cell ").count(), 22);
     assert!(html.contains("0/2 regions compliant"));
     assert!(html.contains(FIXED_NOW));
     assert!(html.contains("123456789012"));

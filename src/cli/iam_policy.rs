@@ -155,6 +155,25 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
         // A trail given by name may live in any region: ListTrails finds its home region.
         statements.push(json!({"Sid": "FindTrails", "Effect": "Allow", "Action": "cloudtrail:ListTrails", "Resource": "*"}));
     }
+    // Tamper response: the queue and its rule (named alike), and the listener's polling.
+    let tamper = match spec {
+        None => Some("*".to_string()),
+        Some(s) => s.tamper_response.as_ref().map(|t| t.queue_name.clone()),
+    };
+    if let Some(name) = tamper {
+        statements.push(json!({
+            "Sid": "TamperResponseQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:CreateQueue", "sqs:TagQueue", "sqs:SetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            "Resource": format!("arn:{p}:sqs:*:*:{name}")
+        }));
+        statements.push(json!({
+            "Sid": "TamperResponseRule",
+            "Effect": "Allow",
+            "Action": ["events:DescribeRule", "events:ListTargetsByRule", "events:PutRule", "events:TagResource", "events:PutTargets"],
+            "Resource": format!("arn:{p}:events:*:*:rule/{name}")
+        }));
+    }
     // `check --export securityhub` / `run --export-securityhub`: findings into Security Hub.
     statements.push(json!({
         "Sid": "ExportFindingsToSecurityHub",

@@ -91,6 +91,21 @@ impl TamperHub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Queue an event as a poller would (tests).
+    #[cfg(test)]
+    pub fn inject(&self, policy: &str, region: &str, record: TamperRecord) {
+        self.st()
+            .pending
+            .entry(policy.to_string())
+            .or_default()
+            .push(Pending {
+                region: region.to_string(),
+                label: event_label(record.event.rsplit(':').next().unwrap_or("")),
+                record,
+                receipt: None,
+            });
+    }
+
     pub fn has_pending(&self, policy: &str) -> bool {
         self.st().pending.get(policy).is_some_and(|v| !v.is_empty())
     }
@@ -169,7 +184,8 @@ impl TamperHub {
 
     /// Delete the messages of events whose pass ran (Enforce; Audit events carry no receipt).
     pub async fn ack(&self, done: &[Pending]) {
-        let mut by_queue: BTreeMap<String, (Arc<dyn Cloud>, String, Vec<String>)> = BTreeMap::new();
+        type Batch = (Arc<dyn Cloud>, String, Vec<String>);
+        let mut by_queue: BTreeMap<String, Batch> = BTreeMap::new();
         for p in done {
             if let Some(r) = &p.receipt {
                 by_queue

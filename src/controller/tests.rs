@@ -729,3 +729,70 @@ async fn a_compliance_report_is_applied_once_per_change_for_each_kind() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_tamper_event_runs_a_pass_before_it_is_due_and_lands_in_status_and_metrics() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let p = policy(&format!(
+        "{S3_ONLY}  tamperResponse: {{queueName: blo-tamper}}\n  resyncInterval: 24h\n"
+    ));
+    let mut s = scenario(fake.clone(), vec![]);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let first = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert_eq!(condition(&first["status"], "Ready")["status"], "True");
+    let mut p = p;
+    p.status = serde_json::from_value(first["status"].clone()).ok();
+    // Somebody turns logging off and the listener hands over the event.
+    fake.state.lock().unwrap().logging.remove("us-east-1");
+    fake.reset_calls();
+    let record = crate::api::TamperRecord {
+        actor: "arn:aws:iam::123456789012:user/mallory".into(),
+        event: "bedrock.amazonaws.com:DeleteModelInvocationLoggingConfiguration".into(),
+        time: "2026-12-01T10:00:00Z".into(),
+    };
+    s.ctx.tamper.inject("p", "us-east-1", record.clone());
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert!(
+        fake.write_calls()
+            .iter()
+            .any(|c| c == "PutModelInvocationLoggingConfiguration"),
+        "repaired at once (resyncInterval 24h): {:?}",
+        fake.write_calls()
+    );
+    let us = body["status"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "us-east-1")
+        .unwrap();
+    assert_eq!(us["lastTamper"]["actor"], record.actor.as_str());
+    assert_eq!(us["lastTamper"]["event"], record.event.as_str());
+    assert_eq!(us["lastTamper"]["time"], record.time.as_str());
+    assert_eq!(us["state"], "Compliant");
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &s.ctx.metrics.registry).unwrap();
+    assert!(
+        text.contains(r#"bedrock_logging_tamper_events_total{policy="p",region="us-east-1",event="DeleteModelInvocationLoggingConfiguration"} 1"#),
+        "{text}"
+    );
+    // Nothing pending any more: the next watch event is not a pass.
+    fake.reset_calls();
+    let _ = reconcile(Arc::new(p.clone()), s.ctx.clone()).await.unwrap();
+    assert!(fake.calls().is_empty());
+    s.ctx.tamper.forget("p");
+}

@@ -282,4 +282,52 @@ mod tests {
         );
         assert!(c.iter().all(|x| x.observed_generation == Some(1)));
     }
+
+    #[test]
+    fn the_last_tamper_event_is_kept_until_a_newer_one_and_counts_as_material() {
+        use crate::api::{Mode, RegionState, TamperRecord};
+        use crate::engine::{PolicyReport, RegionReport, Resources};
+        let region = |last: Option<TamperRecord>| RegionReport {
+            region: "us-east-1".into(),
+            state: RegionState::Compliant,
+            findings: vec![],
+            pending: vec![],
+            applied: vec![],
+            error: None,
+            resources: Resources::default(),
+            tamper_watch: None,
+            last_tamper: last,
+        };
+        let report = |last| PolicyReport {
+            policy: "p".into(),
+            mode: Mode::Enforce,
+            account_id: Some("123456789012".into()),
+            global_error: None,
+            regions: vec![region(last)],
+            global_pending: vec![],
+            global_applied: vec![],
+            permissions_changed: false,
+        };
+        let at = |s| Timestamp::from_second(s).unwrap();
+        let mallory = TamperRecord {
+            actor: "arn:aws:iam::123456789012:user/mallory".into(),
+            event: "bedrock.amazonaws.com:DeleteModelInvocationLoggingConfiguration".into(),
+            time: "2026-12-01T10:00:00Z".into(),
+        };
+        let first = build_status(&report(Some(mallory.clone())), Some(1), at(100), None);
+        assert_eq!(first.regions[0].last_tamper, Some(mallory.clone()));
+        let quiet = build_status(&report(None), Some(1), at(200), Some(&first));
+        assert_eq!(quiet.regions[0].last_tamper, Some(mallory.clone()), "kept");
+        assert!(materially_equal(&first, &quiet));
+        let eve = TamperRecord {
+            actor: "arn:aws:iam::123456789012:user/eve".into(),
+            ..mallory
+        };
+        let newer = build_status(&report(Some(eve.clone())), Some(1), at(300), Some(&quiet));
+        assert_eq!(newer.regions[0].last_tamper, Some(eve));
+        assert!(
+            !materially_equal(&quiet, &newer),
+            "a new tamper event is written"
+        );
+    }
 }

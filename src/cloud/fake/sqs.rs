@@ -107,10 +107,20 @@ impl Sqs for FakeCloud {
         &self,
         region: &str,
         url: &str,
-        _wait_seconds: i32,
+        wait_seconds: i32,
         _visibility: i32,
     ) -> Result<Vec<QueueMessage>, CloudError> {
         self.enter(region, "ReceiveMessage", "sqs")?;
+        // A long poll on an empty queue waits (briefly: tests), as SQS does, instead of spinning.
+        let empty = {
+            let st = self.st();
+            Self::queue_key(&st, region, url)
+                .and_then(|k| st.queues.get(&k))
+                .is_some_and(|q| q.messages.is_empty())
+        };
+        if empty && wait_seconds > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let mut st = self.st();
         let key =
             Self::queue_key(&st, region, url).ok_or_else(|| not_found("ReceiveMessage", url))?;
