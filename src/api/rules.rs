@@ -19,12 +19,42 @@ pub const RETENTION_DAYS: [i32; 22] = [
 ];
 
 // Bucket-name rules, evaluated after substituting a 12-digit account and every listed region.
-const S3_BUCKET_SHAPE: &str = "!has(self.s3) || self.regions.all(r, self.s3.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'))";
-const S3_BUCKET_RESERVED: &str = "!has(self.s3) || self.regions.all(r, !self.s3.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('(\\\\.\\\\.|^xn--|^sthree-|^amzn-s3-demo-|-s3alias$|--ol-s3$|--x-s3$|\\\\.mrap$|^[0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+$)'))";
-const LARGE_BUCKET_SHAPE: &str = "!has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || self.regions.all(r, self.cloudWatch.largeDataDelivery.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'))";
-const LARGE_BUCKET_RESERVED: &str = "!has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || self.regions.all(r, !self.cloudWatch.largeDataDelivery.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('(\\\\.\\\\.|^xn--|^sthree-|^amzn-s3-demo-|-s3alias$|--ol-s3$|--x-s3$|\\\\.mrap$|^[0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+$)'))";
+const S3_BUCKET_SHAPE: &str = "!has(self.s3) || (has(self.regions) ? self.regions : ['ap-southeast-1']).all(r, self.s3.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'))";
+const S3_BUCKET_RESERVED: &str = "!has(self.s3) || (has(self.regions) ? self.regions : ['ap-southeast-1']).all(r, !self.s3.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('(\\\\.\\\\.|^xn--|^sthree-|^amzn-s3-demo-|-s3alias$|--ol-s3$|--x-s3$|\\\\.mrap$|^[0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+$)'))";
+const LARGE_BUCKET_SHAPE: &str = "!has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || (has(self.regions) ? self.regions : ['ap-southeast-1']).all(r, self.cloudWatch.largeDataDelivery.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'))";
+const LARGE_BUCKET_RESERVED: &str = "!has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || (has(self.regions) ? self.regions : ['ap-southeast-1']).all(r, !self.cloudWatch.largeDataDelivery.bucketName.replace('{accountId}', '123456789012').replace('{region}', r).matches('(\\\\.\\\\.|^xn--|^sthree-|^amzn-s3-demo-|-s3alias$|--ol-s3$|--x-s3$|\\\\.mrap$|^[0-9]+\\\\.[0-9]+\\\\.[0-9]+\\\\.[0-9]+$)'))";
 
 pub const RULES: &[CelRule] = &[
+    CelRule {
+        path: "",
+        rule: "has(self.regions) != has(self.allRegions)",
+        message: "spec: set exactly one of spec.regions (the regions to govern) or spec.allRegions (every enabled region where Bedrock is offered)",
+        field_path: Some(".regions"),
+    },
+    CelRule {
+        path: "",
+        rule: "!(has(self.account) && has(self.accounts))",
+        message: "spec: set at most one of spec.account (one account) or spec.accounts (the member accounts of an organization)",
+        field_path: Some(".accounts"),
+    },
+    CelRule {
+        path: "",
+        rule: "!has(self.accounts) || ((!has(self.s3) || self.s3.bucketName.contains('{accountId}')) && (!has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || self.cloudWatch.largeDataDelivery.bucketName.contains('{accountId}')))",
+        message: "spec.s3.bucketName (and spec.cloudWatch.largeDataDelivery.bucketName) must contain {accountId} with spec.accounts: bucket names are global, so each member account needs its own",
+        field_path: Some(".s3.bucketName"),
+    },
+    CelRule {
+        path: "/properties/accounts/properties/organization/properties/discoveryInterval",
+        rule: "duration(self) >= duration('1m')",
+        message: "spec.accounts.organization.discoveryInterval must be at least 1m (e.g. 10m, 1h)",
+        field_path: None,
+    },
+    CelRule {
+        path: "/properties/allRegions/properties/exclude",
+        rule: "self.all(r, self.exists_one(x, x == r))",
+        message: "spec.allRegions.exclude must not list a region twice",
+        field_path: None,
+    },
     CelRule {
         path: "",
         rule: "has(self.s3) || has(self.cloudWatch)",
@@ -33,14 +63,14 @@ pub const RULES: &[CelRule] = &[
     },
     CelRule {
         path: "",
-        rule: "size(self.regions) <= 1 || !has(self.s3) || self.s3.bucketName.contains('{region}')",
-        message: "spec.s3.bucketName must contain {region} when more than one region is listed (a bucket lives in one region)",
+        rule: "!(has(self.allRegions) || (has(self.regions) && size(self.regions) > 1)) || !has(self.s3) || self.s3.bucketName.contains('{region}')",
+        message: "spec.s3.bucketName must contain {region} when more than one region is listed or with spec.allRegions (a bucket lives in one region)",
         field_path: Some(".s3.bucketName"),
     },
     CelRule {
         path: "",
-        rule: "size(self.regions) <= 1 || !has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || self.cloudWatch.largeDataDelivery.bucketName.contains('{region}')",
-        message: "spec.cloudWatch.largeDataDelivery.bucketName must contain {region} when more than one region is listed (a bucket lives in one region)",
+        rule: "!(has(self.allRegions) || (has(self.regions) && size(self.regions) > 1)) || !has(self.cloudWatch) || !has(self.cloudWatch.largeDataDelivery) || self.cloudWatch.largeDataDelivery.bucketName.contains('{region}')",
+        message: "spec.cloudWatch.largeDataDelivery.bucketName must contain {region} when more than one region is listed or with spec.allRegions (a bucket lives in one region)",
         field_path: Some(".cloudWatch.largeDataDelivery.bucketName"),
     },
     CelRule {

@@ -39,6 +39,8 @@ pub struct BedrockLoggingPolicySpec {
     pub mode: Mode,
 
     /// AWS regions where Bedrock invocation logging must be on (one set of destinations each).
+    /// Exactly one of `regions` and `allRegions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(min = 1, max = 64),
         inner(
@@ -49,9 +51,19 @@ pub struct BedrockLoggingPolicySpec {
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub regions: Vec<String>,
 
+    /// Instead of `regions`: every region enabled in the account where Bedrock is offered,
+    /// rediscovered on every pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_regions: Option<AllRegionsSpec>,
+
     /// The AWS account to govern; default: the operator's own credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<AccountSpec>,
+
+    /// Instead of `account`: every member account of an AWS Organization (under the listed OUs
+    /// or the root), each reached by assuming `roleName` in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<AccountsSpec>,
 
     /// Which data types Bedrock logs. Default: all five.
     #[serde(default = "DataType::all")]
@@ -129,6 +141,75 @@ impl DataType {
     pub fn all() -> Vec<DataType> {
         Self::ALL.to_vec()
     }
+}
+
+/// `spec.allRegions`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AllRegionsSpec {
+    /// Regions never governed, even when enabled and offering Bedrock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 64),
+        inner(
+            regex(pattern = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"),
+            length(max = 32)
+        )
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub exclude: Vec<String>,
+}
+
+/// `spec.accounts`: the member accounts of an AWS Organization.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountsSpec {
+    pub organization: OrganizationSpec,
+    /// The role assumed in each member account (the same name in every account).
+    #[serde(default = "default_member_role")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[\w+=,.@-]+$"))]
+    pub role_name: String,
+    /// External ID passed to AssumeRole in every member account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224), regex(pattern = r"^[\w+=,.@:/-]+$"))]
+    pub external_id: Option<String>,
+}
+
+pub const DEFAULT_MEMBER_ROLE: &str = "BedrockLoggingOperator";
+
+pub fn default_member_role() -> String {
+    DEFAULT_MEMBER_ROLE.to_string()
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSpec {
+    /// Organizational units (nested OUs included) or the root (`r-...`) whose accounts are governed.
+    #[schemars(
+        length(min = 1, max = 100),
+        inner(
+            regex(pattern = r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$"),
+            length(max = 68)
+        )
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub organizational_units: Vec<String>,
+    /// Member accounts never governed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 1000),
+        inner(regex(pattern = r"^[0-9]{12}$"), length(max = 12))
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub exclude_accounts: Vec<String>,
+    /// How often the member accounts are listed again (Go duration; default 10m, minimum 1m).
+    #[serde(default = "default_discovery_interval")]
+    #[schemars(length(max = 16), regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub discovery_interval: String,
+}
+
+pub fn default_discovery_interval() -> String {
+    "10m".to_string()
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

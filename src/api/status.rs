@@ -30,6 +30,64 @@ pub struct BedrockLoggingPolicyStatus {
     #[serde(default)]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["region"]))]
     pub regions: Vec<RegionStatus>,
+    /// Organization policies: member accounts governed and compliant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<AccountCounts>,
+    /// Organization policies: the worst non-compliant accounts (at most 50, worst first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub non_compliant_accounts: Vec<NonCompliantAccount>,
+    /// Organization policies reconciled by several replicas (`--shard-count`): one entry per
+    /// replica, written by that replica's field manager.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["index"]))]
+    #[schemars(length(max = 64))]
+    pub shards: Vec<ShardStatus>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountCounts {
+    #[schemars(extend("format" = "int32"))]
+    pub total: u32,
+    #[schemars(extend("format" = "int32"))]
+    pub compliant: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NonCompliantAccount {
+    pub account_id: String,
+    /// Its regions that are not compliant (at most 16 named).
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    pub regions: Vec<String>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One replica's share of an organization policy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatus {
+    #[schemars(extend("format" = "int32"))]
+    pub index: u32,
+    /// `--shard-count` of the replica that wrote it (entries of another count are ignored).
+    #[schemars(extend("format" = "int32"))]
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    pub accounts: AccountCounts,
+    #[serde(default)]
+    #[schemars(extend("format" = "int32"))]
+    pub compliant_regions: u32,
+    #[serde(default)]
+    #[schemars(extend("format" = "int32"))]
+    pub total_regions: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub non_compliant_accounts: Vec<NonCompliantAccount>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

@@ -218,8 +218,12 @@ mod tests {
         let text = "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: p}\nspec:\n  regions: [us-east-1]\n  kmsKey: {create: {alias: alias/x}}\n  s3: {keyPrefix: logs}\n";
         let err = parse_policy(text, "p.yaml").unwrap_err().to_string();
         assert!(err.contains("spec.s3.bucketName: Required value"), "{err}");
-        let text = "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: p}\nspec:\n  kmsKey: {create: {alias: alias/x}}\n  s3: {bucketName: b}\n";
+        let text = "apiVersion: bedrocklogging.io/v1alpha1\nkind: BedrockLoggingPolicy\nmetadata: {name: p}\nspec:\n  kmsKey: {create: {alias: alias/x}}\n  s3: {bucketName: bbb}\n";
         let err = parse_policy(text, "p.yaml").unwrap_err().to_string();
-        assert!(err.contains("spec.regions: Required value"), "{err}");
+        // Neither regions nor allRegions: the rule names both.
+        assert!(
+            err.contains("spec.regions") && err.contains("spec.allRegions"),
+            "{err}"
+        );
     }
 }

@@ -62,6 +62,17 @@ pub struct AwsArgs {
     /// Regions converged at once.
     #[arg(long, default_value_t = 16)]
     pub region_concurrency: usize,
+    /// Member accounts of an organization policy converged at once.
+    #[arg(long, default_value_t = 8, env = "BLO_ACCOUNT_CONCURRENCY")]
+    pub account_concurrency: usize,
+    /// Milliseconds between Organizations calls while listing member accounts (its APIs allow
+    /// about one request per second).
+    #[arg(
+        long,
+        default_value_t = 1000,
+        env = "BLO_ORGANIZATIONS_CALL_INTERVAL_MS"
+    )]
+    pub organizations_call_interval_ms: u64,
     /// Seconds to keep retrying Bedrock's "Failed to validate permissions" after IAM changes.
     #[arg(long, default_value_t = 150, env = "BLO_PERMISSION_RETRY_SECONDS")]
     pub permission_retry_seconds: u64,
@@ -97,6 +108,13 @@ pub struct RunArgs {
     /// Import each policy's findings (ASFF) into its account's Security Hub when they change.
     #[arg(long, env = "BLO_EXPORT_SECURITYHUB")]
     pub export_securityhub: bool,
+    /// This replica's share of organization policies' accounts (0-based; with --shard-count).
+    #[arg(long, default_value_t = 0, env = "BLO_SHARD_INDEX")]
+    pub shard_index: u32,
+    /// Replicas splitting the accounts of organization policies by a stable hash of the
+    /// account id (each writes its own entry of status.shards[]; replica 0 the totals).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), env = "BLO_SHARD_COUNT")]
+    pub shard_count: u32,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -119,6 +137,10 @@ impl RunArgs {
             log_level: self.log_level.clone(),
             reports: self.reports,
             export_securityhub: self.export_securityhub,
+            shard: crate::engine::org_status::Shard {
+                index: self.shard_index.min(self.shard_count.saturating_sub(1)),
+                count: self.shard_count,
+            },
             sdk: self.aws.sdk_options(),
             // In the controller a permission-propagation error requeues with backoff instead
             // of blocking a worker; the engine still retries briefly in place.
@@ -155,6 +177,8 @@ impl AwsArgs {
             region_concurrency: self.region_concurrency,
             permission_retry: Duration::from_secs(permission),
             consistency_retry: Duration::from_secs(consistency),
+            account_concurrency: self.account_concurrency.max(1),
+            org_call_interval: Duration::from_millis(self.organizations_call_interval_ms),
         }
     }
 }

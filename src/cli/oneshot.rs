@@ -45,12 +45,13 @@ pub fn policy_name(p: &BedrockLoggingPolicy) -> String {
     p.metadata.name.clone().unwrap_or_else(|| "unnamed".into())
 }
 
-/// Run one policy through the engine (`opts.dry_run`: evaluate only, never write).
+/// Run one policy through the engine (`opts.dry_run`: evaluate only, never write): one report,
+/// or one per member account of an organization policy (listed with the caller's credentials).
 pub async fn run_once(
     factory: &dyn CloudFactory,
     policy: &BedrockLoggingPolicy,
     opts: &EngineOptions,
-) -> PolicyReport {
+) -> Vec<PolicyReport> {
     let name = policy_name(policy);
     let spec = &policy.spec;
     let none = BTreeMap::new();
@@ -62,11 +63,65 @@ pub async fn run_once(
         previous: &prev,
         permission_grace: false,
     };
-    run_in_account(factory, &input, opts).await
+    let Some(accounts) = &spec.accounts else {
+        return vec![run_in_account(factory, &input, opts).await];
+    };
+    let listed = match factory
+        .cloud_for(&crate::cloud::AccountTarget::default(), "blo-cli")
+        .await
+    {
+        Ok(cloud) => {
+            crate::engine::discovery::discover_accounts(
+                cloud.as_ref(),
+                &accounts.organization,
+                opts.org_call_interval,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    match listed {
+        Ok(members) => {
+            eprintln!(
+                "{name}: {} member account(s) under {}",
+                members.len(),
+                accounts.organization.organizational_units.join(", ")
+            );
+            crate::engine::organization::run_members(
+                factory,
+                &input,
+                &members,
+                &BTreeMap::new(),
+                opts,
+                opts.account_concurrency,
+            )
+            .await
+        }
+        Err(e) => vec![PolicyReport::global_failure(&input, None, e)],
+    }
 }
 
-fn progress_enabled(regions: usize) -> bool {
-    regions > 1
+/// One result per report (an organization policy gives one per member account).
+fn results_of(file: &str, reports: Vec<PolicyReport>) -> Vec<PolicyResult> {
+    reports
+        .into_iter()
+        .map(|report| PolicyResult {
+            file: file.to_string(),
+            report,
+        })
+        .collect()
+}
+
+fn describe_scope(spec: &crate::api::BedrockLoggingPolicySpec) -> String {
+    match (&spec.all_regions, &spec.accounts) {
+        (_, Some(_)) => "every member account".to_string(),
+        (Some(_), None) => "every enabled region".to_string(),
+        (None, None) => format!("{} region(s)", spec.regions.len()),
+    }
+}
+
+fn progress_enabled(spec: &crate::api::BedrockLoggingPolicySpec) -> bool {
+    spec.regions.len() > 1 || spec.all_regions.is_some() || spec.accounts.is_some()
 }
 
 pub async fn check(args: &CheckArgs) -> ExitCode {
@@ -92,24 +147,24 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
     let opts = args.aws.engine_options(true, super::Front::Cli);
     let mut results = Vec::new();
     for (file, policy) in &policies {
-        if progress_enabled(policy.spec.regions.len()) {
+        if progress_enabled(&policy.spec) {
             eprintln!(
-                "checking {} in {} region(s)...",
+                "checking {} in {}...",
                 policy_name(policy),
-                policy.spec.regions.len()
+                describe_scope(&policy.spec)
             );
         }
-        let report = run_once(&factory, policy, &opts).await;
-        results.push(PolicyResult {
-            file: file.clone(),
-            report,
-        });
+        let reports = run_once(&factory, policy, &opts).await;
+        results.push((policy, results_of(file, reports)));
     }
+    let grouped = results;
+    let results: Vec<PolicyResult> = grouped
+        .iter()
+        .flat_map(|(_, r)| r.iter().cloned())
+        .collect();
     output::print(&results, args.output, output::Verb::Check);
     let mut code = exit_code_check(&results);
-    if args.export == Some(super::Export::Securityhub)
-        && !export_all(&factory, &policies, &results).await
-    {
+    if args.export == Some(super::Export::Securityhub) && !export_all(&factory, &grouped).await {
         code = EXIT_ERROR;
     }
     ExitCode::from(code)
@@ -118,14 +173,21 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
 /// `--export securityhub`; false when any finding could not be imported.
 async fn export_all(
     factory: &SdkCloudFactory,
-    policies: &[(String, BedrockLoggingPolicy)],
-    results: &[PolicyResult],
+    grouped: &[(&BedrockLoggingPolicy, Vec<PolicyResult>)],
 ) -> bool {
     let mut ok = true;
-    for ((_, policy), result) in policies.iter().zip(results) {
+    for (policy, result) in grouped
+        .iter()
+        .flat_map(|(p, rs)| rs.iter().map(move |r| (*p, r)))
+    {
         let name = policy_name(policy);
-        let done = match crate::formats::export::export_policy(factory, &policy.spec, &name, result)
-            .await
+        let spec = match &result.report.account_id {
+            Some(a) if policy.spec.accounts.is_some() => {
+                crate::engine::organization::member_spec(&policy.spec, a)
+            }
+            _ => policy.spec.clone(),
+        };
+        let done = match crate::formats::export::export_policy(factory, &spec, &name, result).await
         {
             Ok(done) => done,
             Err(e) => {
@@ -180,38 +242,34 @@ pub async fn apply(args: &ApplyArgs) -> ExitCode {
     let opts = args
         .aws
         .engine_options(args.dry_run || audit, super::Front::Cli);
-    if progress_enabled(policy.spec.regions.len()) {
+    if progress_enabled(&policy.spec) {
         eprintln!(
-            "{} {} in {} region(s)...",
+            "{} {} in {}...",
             if args.dry_run { "planning" } else { "applying" },
             policy_name(&policy),
-            policy.spec.regions.len()
+            describe_scope(&policy.spec)
         );
     }
-    let report = run_once(&factory, &policy, &opts).await;
-    let results = vec![PolicyResult {
-        file: args.file.clone(),
-        report,
-    }];
+    let results = results_of(&args.file, run_once(&factory, &policy, &opts).await);
     let verb = if args.dry_run || audit {
         output::Verb::Plan
     } else {
         output::Verb::Apply
     };
     output::print(&results, args.output, verb);
-    let r = &results[0].report;
-    let code = if r.has_errors() {
+    let reports = || results.iter().map(|r| &r.report);
+    let code = if reports().any(|r| r.has_errors()) {
         EXIT_ERROR
     } else if audit {
         exit_code_check(&results)
     } else if args.dry_run {
         // SPEC §5: a dry run answers "is there anything to change?"; compliance is `check`'s.
-        if r.all_pending().is_empty() {
+        if reports().all(|r| r.all_pending().is_empty()) {
             EXIT_OK
         } else {
             EXIT_NOT_COMPLIANT
         }
-    } else if r.all_compliant() {
+    } else if reports().all(|r| r.all_compliant()) {
         EXIT_OK
     } else {
         EXIT_NOT_COMPLIANT

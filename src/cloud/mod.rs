@@ -324,16 +324,61 @@ pub trait Events: Send + Sync {
     ) -> Result<(), CloudError>;
 }
 
+/// Where a policy with `allRegions` applies (global answers, asked in the home region).
+#[async_trait]
+pub trait Discovery: Send + Sync {
+    /// Regions enabled in the account (EC2 DescribeRegions: opt-in regions once opted in).
+    async fn enabled_regions(&self) -> Result<Vec<String>, CloudError>;
+
+    /// Regions where Bedrock is offered (SSM public parameters
+    /// `/aws/service/global-infrastructure/services/bedrock/regions`, paginated).
+    async fn bedrock_regions(&self) -> Result<Vec<String>, CloudError>;
+}
+
+/// AWS Organizations (the operator's own credentials: management or delegated administrator).
+#[async_trait]
+pub trait Organizations: Send + Sync {
+    /// Child OUs of a root or OU (ListOrganizationalUnitsForParent, every page).
+    async fn org_child_units(&self, parent: &str) -> Result<Vec<String>, CloudError>;
+
+    /// Accounts directly under a root or OU (ListAccountsForParent, every page).
+    async fn org_accounts(&self, parent: &str) -> Result<Vec<OrgAccount>, CloudError>;
+}
+
 /// Every AWS call the engine makes, one trait per service. Region-scoped calls take the region;
 /// IAM and STS are global. Reads of absent things return `Ok(None)`, not an error. Used as
 /// `&dyn Cloud`; bring [`prelude`] into scope to call the methods.
 pub trait Cloud:
-    Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub + Sqs + Events
+    Sts
+    + Kms
+    + S3
+    + Logs
+    + Iam
+    + Bedrock
+    + Trail
+    + SecurityHub
+    + Sqs
+    + Events
+    + Discovery
+    + Organizations
 {
 }
 
-impl<T: Sts + Kms + S3 + Logs + Iam + Bedrock + Trail + SecurityHub + Sqs + Events + ?Sized> Cloud
-    for T
+impl<
+    T: Sts
+        + Kms
+        + S3
+        + Logs
+        + Iam
+        + Bedrock
+        + Trail
+        + SecurityHub
+        + Sqs
+        + Events
+        + Discovery
+        + Organizations
+        + ?Sized,
+> Cloud for T
 {
 }
 
@@ -351,7 +396,10 @@ pub trait SecurityHub: Send + Sync {
 
 /// The service traits, for callers of [`Cloud`] methods.
 pub mod prelude {
-    pub use super::{Bedrock, Cloud, Events, Iam, Kms, Logs, S3, SecurityHub, Sqs, Sts, Trail};
+    pub use super::{
+        Bedrock, Cloud, Discovery, Events, Iam, Kms, Logs, Organizations, S3, SecurityHub, Sqs,
+        Sts, Trail,
+    };
 }
 
 /// Which account a policy acts in.

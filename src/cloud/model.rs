@@ -192,3 +192,11 @@ pub struct RuleTarget {
     pub id: String,
     pub arn: String,
 }
+
+/// A member account of an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: String,
+    /// ACTIVE, SUSPENDED, PENDING_CLOSURE (only ACTIVE accounts are governed).
+    pub status: String,
+}

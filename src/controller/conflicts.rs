@@ -40,8 +40,22 @@ fn age_key(p: &BedrockLoggingPolicy) -> (Option<String>, String) {
 pub fn conflicts_for(
     me: &BedrockLoggingPolicy,
     my_account: &str,
+    my_regions: &[String],
     all: &[BedrockLoggingPolicy],
     operator_account: Option<&str>,
+) -> BTreeMap<String, String> {
+    conflicts_with_members(me, my_account, my_regions, all, operator_account, &|_| None)
+}
+
+/// [`conflicts_for`], knowing the member accounts organization policies last discovered
+/// (`members(policy)`; None: not discovered yet, so any account).
+pub fn conflicts_with_members(
+    me: &BedrockLoggingPolicy,
+    my_account: &str,
+    my_regions: &[String],
+    all: &[BedrockLoggingPolicy],
+    operator_account: Option<&str>,
+    members: &(dyn Fn(&str) -> Option<Vec<String>> + Sync),
 ) -> BTreeMap<String, String> {
     let my_age = age_key(me);
     let mut out = BTreeMap::new();
@@ -49,11 +63,18 @@ pub fn conflicts_for(
         if other.name_any() == me.name_any() || age_key(other) >= my_age {
             continue;
         }
-        if governed_account(other, operator_account).is_some_and(|a| a != my_account) {
+        let elsewhere = match &other.spec.accounts {
+            // An organization policy governs its members (any account until they are listed).
+            Some(_) => {
+                members(&other.name_any()).is_some_and(|m| !m.iter().any(|a| a == my_account))
+            }
+            None => governed_account(other, operator_account).is_some_and(|a| a != my_account),
+        };
+        if elsewhere {
             continue;
         }
-        for r in &other.spec.regions {
-            if me.spec.regions.contains(r) {
+        for r in my_regions {
+            if governs_region(other, r) {
                 out.entry(r.clone()).or_insert_with(|| other.name_any());
             }
         }
@@ -61,16 +82,38 @@ pub fn conflicts_for(
     out
 }
 
+/// Whether `p` governs region `r`: listed, or (allRegions) excluded neither by the spec nor by
+/// what its last pass discovered. A region set not yet discovered counts as every region.
+fn governs_region(p: &BedrockLoggingPolicy, r: &String) -> bool {
+    match &p.spec.all_regions {
+        None => p.spec.regions.contains(r),
+        Some(all) if all.exclude.contains(r) => false,
+        Some(_) => match p.status.as_ref().filter(|s| !s.regions.is_empty()) {
+            Some(s) => s.regions.iter().any(|x| &x.region == r),
+            None => true,
+        },
+    }
+}
+
 /// Ownership as the controller judges it, once the policy's own account is resolved.
 pub struct StoreOwnership<'a> {
     pub me: &'a BedrockLoggingPolicy,
     pub all: &'a [BedrockLoggingPolicy],
     pub operator_account: Option<&'a str>,
+    /// Member accounts of organization policies, as last discovered.
+    pub members: &'a (dyn Fn(&str) -> Option<Vec<String>> + Sync),
 }
 
 impl crate::engine::Ownership for StoreOwnership<'_> {
-    fn owners(&self, account: &str) -> BTreeMap<String, String> {
-        conflicts_for(self.me, account, self.all, self.operator_account)
+    fn owners(&self, account: &str, regions: &[String]) -> BTreeMap<String, String> {
+        conflicts_with_members(
+            self.me,
+            account,
+            regions,
+            self.all,
+            self.operator_account,
+            self.members,
+        )
     }
 }
 
@@ -105,7 +148,7 @@ mod tests {
         let all = vec![owner.clone(), newcomer.clone()];
         // Same account through the operator's default credentials.
         assert_eq!(
-            conflicts_for(&newcomer, ACCT, &all, Some(ACCT))["us-east-1"],
+            conflicts_for(&newcomer, ACCT, &newcomer.spec.regions, &all, Some(ACCT))["us-east-1"],
             "owner"
         );
         // The newcomer reaches the same account through a role ARN.
@@ -116,7 +159,7 @@ mod tests {
         });
         let all = vec![owner.clone(), via_role.clone()];
         assert_eq!(
-            conflicts_for(&via_role, ACCT, &all, Some(ACCT))["us-east-1"],
+            conflicts_for(&via_role, ACCT, &via_role.spec.regions, &all, Some(ACCT))["us-east-1"],
             "owner"
         );
         // The owner reaches it through a role ARN, the newcomer through default credentials.
@@ -124,18 +167,27 @@ mod tests {
         owner_role.spec.account = via_role.spec.account.clone();
         let all = vec![owner_role, newcomer.clone()];
         assert_eq!(
-            conflicts_for(&newcomer, ACCT, &all, Some(ACCT))["us-east-1"],
+            conflicts_for(&newcomer, ACCT, &newcomer.spec.regions, &all, Some(ACCT))["us-east-1"],
             "owner"
         );
         // The operator's own account is not resolved yet: the owner may be anywhere, so the
         // newcomer does not write there.
         let all = vec![owner.clone(), newcomer.clone()];
         assert_eq!(
-            conflicts_for(&newcomer, ACCT, &all, None)["us-east-1"],
+            conflicts_for(&newcomer, ACCT, &newcomer.spec.regions, &all, None)["us-east-1"],
             "owner"
         );
         // The owner is known to be in another account: no conflict.
-        assert!(conflicts_for(&newcomer, ACCT, &all, Some("999988887777")).is_empty());
+        assert!(
+            conflicts_for(
+                &newcomer,
+                ACCT,
+                &newcomer.spec.regions,
+                &all,
+                Some("999988887777")
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -143,8 +195,8 @@ mod tests {
         let old = policy("old", 100, &["us-east-1", "eu-west-1"]);
         let new = policy("new", 200, &["us-east-1", "us-west-2"]);
         let all = vec![old.clone(), new.clone()];
-        assert!(conflicts_for(&old, ACCT, &all, Some(ACCT)).is_empty());
-        let c = conflicts_for(&new, ACCT, &all, Some(ACCT));
+        assert!(conflicts_for(&old, ACCT, &old.spec.regions, &all, Some(ACCT)).is_empty());
+        let c = conflicts_for(&new, ACCT, &new.spec.regions, &all, Some(ACCT));
         assert_eq!(c.len(), 1);
         assert_eq!(c["us-east-1"], "old");
     }
@@ -153,9 +205,24 @@ mod tests {
     fn same_age_breaks_ties_by_name_and_other_accounts_do_not_conflict() {
         let a = policy("a", 100, &["us-east-1"]);
         let b = policy("b", 100, &["us-east-1"]);
-        assert!(conflicts_for(&a, ACCT, &[a.clone(), b.clone()], Some(ACCT)).is_empty());
+        assert!(
+            conflicts_for(
+                &a,
+                ACCT,
+                &a.spec.regions,
+                &[a.clone(), b.clone()],
+                Some(ACCT)
+            )
+            .is_empty()
+        );
         assert_eq!(
-            conflicts_for(&b, ACCT, &[a.clone(), b.clone()], Some(ACCT))["us-east-1"],
+            conflicts_for(
+                &b,
+                ACCT,
+                &b.spec.regions,
+                &[a.clone(), b.clone()],
+                Some(ACCT)
+            )["us-east-1"],
             "a"
         );
         let mut other = policy("c", 50, &["us-east-1"]);
@@ -164,9 +231,15 @@ mod tests {
             ..Default::default()
         });
         assert!(
-            conflicts_for(&b, ACCT, &[a.clone(), b.clone(), other], Some(ACCT))
-                .get("us-east-1")
-                .is_some_and(|o| o == "a")
+            conflicts_for(
+                &b,
+                ACCT,
+                &b.spec.regions,
+                &[a.clone(), b.clone(), other],
+                Some(ACCT)
+            )
+            .get("us-east-1")
+            .is_some_and(|o| o == "a")
         );
     }
 }

@@ -188,38 +188,60 @@ impl Metrics {
     /// Set the per-check and per-region gauges of a policy from its latest report; series of
     /// regions or checks it no longer has are removed.
     pub fn record_compliance(&self, report: &crate::engine::PolicyReport, ready: bool) {
-        let policy = report.policy.clone();
-        let account = report.account_id.clone().unwrap_or_default();
-        let mut checks = Vec::new();
+        self.record_members(&report.policy, std::slice::from_ref(report), ready);
+    }
+
+    /// [`Self::record_compliance`] over the member accounts of an organization policy: one
+    /// region series per account and region; a check passes in a region when it passes in
+    /// every account.
+    pub fn record_members(
+        &self,
+        policy: &str,
+        reports: &[crate::engine::PolicyReport],
+        ready: bool,
+    ) {
+        let mut checks: std::collections::BTreeMap<(String, &'static str), bool> =
+            Default::default();
         let mut regions = Vec::new();
-        for r in &report.regions {
-            let rl = RegionLabels {
-                policy: policy.clone(),
-                account: account.clone(),
-                region: r.region.clone(),
-            };
-            self.region_compliant
-                .get_or_create(&rl)
-                .set(i64::from(r.state == crate::api::RegionState::Compliant));
-            regions.push(rl);
-            for f in &r.findings {
-                let cl = CheckLabels {
-                    policy: policy.clone(),
+        for report in reports {
+            let account = report.account_id.clone().unwrap_or_default();
+            for r in &report.regions {
+                let rl = RegionLabels {
+                    policy: policy.to_string(),
+                    account: account.clone(),
                     region: r.region.clone(),
-                    check: f.id,
                 };
-                self.check_passing
-                    .get_or_create(&cl)
-                    .set(i64::from(f.status != crate::api::FindingResult::Fail));
-                checks.push(cl);
+                self.region_compliant
+                    .get_or_create(&rl)
+                    .set(i64::from(r.state == crate::api::RegionState::Compliant));
+                regions.push(rl);
+                for f in &r.findings {
+                    let pass = f.status != crate::api::FindingResult::Fail;
+                    checks
+                        .entry((r.region.clone(), f.id))
+                        .and_modify(|p| *p &= pass)
+                        .or_insert(pass);
+                }
             }
         }
+        let checks: Vec<CheckLabels> = checks
+            .into_iter()
+            .map(|((region, check), pass)| {
+                let cl = CheckLabels {
+                    policy: policy.to_string(),
+                    region,
+                    check,
+                };
+                self.check_passing.get_or_create(&cl).set(i64::from(pass));
+                cl
+            })
+            .collect();
         self.policy_ready
             .get_or_create(&PolicyLabels {
-                policy: policy.clone(),
+                policy: policy.to_string(),
             })
             .set(i64::from(ready));
-        self.replace_series(&policy, checks, regions);
+        self.replace_series(policy, checks, regions);
     }
 
     fn replace_series(&self, policy: &str, checks: Vec<CheckLabels>, regions: Vec<RegionLabels>) {
@@ -313,6 +335,7 @@ mod tests {
             global_pending: vec![],
             global_applied: vec![],
             permissions_changed: false,
+            regions_gone: vec![],
         };
         m.record_compliance(&report, true);
         let text = m.encode();

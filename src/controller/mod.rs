@@ -5,6 +5,7 @@ pub mod conflicts;
 pub mod events;
 pub mod leader;
 pub mod metrics;
+pub mod organization;
 pub mod permission_clock;
 mod publish;
 pub mod rbac;
@@ -50,6 +51,8 @@ pub struct Settings {
     pub reports: reports::ReportsMode,
     /// Import each policy's findings into its account's Security Hub when they change.
     pub export_securityhub: bool,
+    /// This replica's share of organization policies' member accounts.
+    pub shard: crate::engine::org_status::Shard,
     /// SDK client knobs (the metrics observer is added by the controller).
     pub sdk: SdkOptions,
     pub engine: EngineOptions,
@@ -91,6 +94,10 @@ pub struct Context {
     pub exported: Mutex<HashMap<String, u64>>,
     /// The tamper listener: queues polled, events waiting for their pass.
     pub tamper: Arc<tamper::TamperHub>,
+    /// This replica's share of organization policies (`--shard-index/--shard-count`).
+    pub shard: crate::engine::org_status::Shard,
+    /// Per organization policy: its member accounts as last listed, and when.
+    pub org_members: Mutex<HashMap<String, organization::Members>>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -225,6 +232,8 @@ async fn run_controller(
         export_securityhub: args.export_securityhub,
         exported: Mutex::new(HashMap::new()),
         tamper: tamper_hub,
+        shard: args.shard,
+        org_members: Mutex::new(HashMap::new()),
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

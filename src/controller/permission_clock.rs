@@ -77,6 +77,7 @@ mod tests {
             global_pending: vec![],
             global_applied: vec![],
             permissions_changed: changed,
+            regions_gone: vec![],
         }
     }
 

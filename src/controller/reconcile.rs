@@ -76,6 +76,20 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
+    // With --shard-count > 1, replica 0 owns the finalizer, deletion and single-account
+    // policies; the others only reconcile their share of organization policies' accounts.
+    if ctx.shard.index != 0 {
+        let has_finalizer = policy.finalizers().iter().any(|f| f == FINALIZER);
+        return Ok(
+            if policy.metadata.deletion_timestamp.is_some() || policy.spec.accounts.is_none() {
+                Action::await_change()
+            } else if !has_finalizer {
+                Action::requeue(Duration::from_secs(5))
+            } else {
+                apply(policy, ctx).await?
+            },
+        );
+    }
     let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
     let res = finalizer(&api, FINALIZER, policy, |event| async {
         match event {
@@ -126,7 +140,7 @@ fn all_policies(ctx: &Context) -> Vec<BedrockLoggingPolicy> {
 }
 
 /// The operator's own account (the account of every policy without a role), resolved once.
-async fn operator_account(ctx: &Context) -> Option<String> {
+pub(super) async fn operator_account(ctx: &Context) -> Option<String> {
     ctx.operator_account
         .get_or_try_init(|| async {
             let cloud = ctx
@@ -153,10 +167,18 @@ async fn run_engine(
     } else {
         operator_account(ctx).await
     };
+    let known = |policy: &str| {
+        ctx.org_members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(policy)
+            .map(|m| m.accounts.clone())
+    };
     let ownership = StoreOwnership {
         me: p,
         all: &all,
         operator_account: operator.as_deref(),
+        members: &known,
     };
     let name = p.name_any();
     let now = Instant::now();
@@ -190,6 +212,12 @@ async fn run_engine(
 
 /// One pass of a live policy: outcome → status → events, report, export → metrics → next.
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    if p.spec.accounts.is_some() {
+        if let Some(wait) = not_due_yet(&p, &ctx) {
+            return Ok(Action::requeue(wait));
+        }
+        return super::organization::apply_org(p, ctx).await;
+    }
     let tampered = ctx.tamper.take(&p.name_any());
     if tampered.is_empty()
         && let Some(wait) = not_due_yet(&p, &ctx)
@@ -379,7 +407,11 @@ async fn cleanup(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let name = p.name_any();
-    let report = run_engine(&p, &BTreeMap::new(), &ctx, true).await;
+    let report = if p.spec.accounts.is_some() {
+        super::organization::delete_org(&p, &ctx).await
+    } else {
+        run_engine(&p, &previous_states(&p), &ctx, true).await
+    };
     publish_events(&p, &report, &ctx).await;
     match report.global_error {
         // Transient (AWS unreachable, throttled): keep the finalizer and retry with backoff.

@@ -66,6 +66,8 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
         export_securityhub: false,
         exported: Mutex::new(HashMap::new()),
         tamper: crate::controller::tamper::TamperHub::new().0,
+        shard: crate::engine::org_status::Shard::ALL,
+        org_members: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
 }
@@ -470,6 +472,8 @@ async fn drift_correction_emits_one_event_per_change() {
         export_securityhub: false,
         exported: Mutex::new(HashMap::new()),
         tamper: crate::controller::tamper::TamperHub::new().0,
+        shard: crate::engine::org_status::Shard::ALL,
+        org_members: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(

@@ -92,6 +92,7 @@ pub async fn run_deletion(
         global_pending: vec![],
         global_applied: vec![],
         permissions_changed: false,
+        regions_gone: vec![],
     };
     if !deletion_writes(input.spec) {
         return report; // Audit never writes; Retain leaves AWS as it is: no AWS call at all.
@@ -115,11 +116,26 @@ pub async fn run_deletion(
         }
     };
     report.account_id = Some(account.clone());
+    // allRegions: the regions the policy last governed (its status), not a fresh discovery.
+    let regions: Vec<String> = match &input.spec.all_regions {
+        None => input.spec.regions.clone(),
+        Some(all) if input.previous.is_empty() => {
+            match super::discovery::discover_regions(cloud.as_ref(), all).await {
+                Ok(r) => r,
+                Err(e) => {
+                    report.global_error = Some(e);
+                    return report;
+                }
+            }
+        }
+        Some(_) => input.previous.keys().cloned().collect(),
+    };
     let mut desired = PolicyDesired::resolve(
         input.name,
         input.spec,
         &account,
-        input.conflicts.owners(&account),
+        &regions,
+        input.conflicts.owners(&account, &regions),
     );
     // Match the configuration against the role ARN IAM returns (a role may live under a path).
     if let Some(role) = &desired.role

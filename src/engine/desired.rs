@@ -85,9 +85,13 @@ pub fn substitute(template: &str, region: &str, account: &str) -> String {
         .replace("{accountId}", account)
 }
 
-pub fn role_desired(spec: &BedrockLoggingPolicySpec, account: &str) -> Option<RoleDesired> {
+pub fn role_desired(
+    spec: &BedrockLoggingPolicySpec,
+    account: &str,
+    region: &str,
+) -> Option<RoleDesired> {
     let cw = spec.cloud_watch.as_ref()?;
-    let part = spec.regions.first().map(|r| partition(r)).unwrap_or("aws");
+    let part = partition(region);
     Some(match &cw.role_arn {
         Some(arn) => RoleDesired::Existing {
             name: arn.rsplit('/').next().unwrap_or(arn).to_string(),
@@ -158,7 +162,7 @@ impl RegionDesired {
             bucket,
             large_bucket,
             log_group,
-            role: role_desired(spec, account),
+            role: role_desired(spec, account, region),
             data_types: spec.data_types.iter().copied().collect(),
             trail_events: spec
                 .cloud_trail
@@ -252,19 +256,21 @@ pub struct PolicyDesired {
 }
 
 impl PolicyDesired {
+    /// `all` is every region of the policy: `spec.regions`, or what `allRegions` discovered.
     pub fn resolve(
         policy: &str,
         spec: &BedrockLoggingPolicySpec,
         account: &str,
+        all: &[String],
         conflicts: BTreeMap<String, String>,
     ) -> Self {
-        let regions: Vec<RegionDesired> = spec
-            .regions
+        let regions: Vec<RegionDesired> = all
             .iter()
             .filter(|r| !conflicts.contains_key(*r))
             .map(|r| RegionDesired::resolve(policy, spec, r, account))
             .collect();
-        let role = role_desired(spec, account).filter(|_| !regions.is_empty());
+        let first = all.first().map(String::as_str).unwrap_or("us-east-1");
+        let role = role_desired(spec, account, first).filter(|_| !regions.is_empty());
         let trail = spec.cloud_trail.as_ref().map(|t| {
             let home_region = t
                 .trail_name
@@ -277,16 +283,16 @@ impl PolicyDesired {
                 types: t.data_events.clone(),
                 ask_region: home_region
                     .clone()
-                    .or_else(|| spec.regions.first().cloned())
+                    .or_else(|| all.first().cloned())
                     .unwrap_or_else(|| "us-east-1".into()),
                 home_region,
-                search_regions: spec.regions.clone(),
+                search_regions: all.to_vec(),
             }
         });
         PolicyDesired {
             policy: policy.to_string(),
             account: account.to_string(),
-            all_regions: spec.regions.clone(),
+            all_regions: all.to_vec(),
             regions,
             conflicts,
             role,

@@ -22,9 +22,11 @@ pub enum EngineError {
     Conflict { region: String, owner: String },
     /// STS refused the role (trust, ExternalId, or the caller's own permissions).
     #[error(
-        "spec.account.roleArn: cannot assume {role}: {message}; fix the role's trust policy (it must admit the operator's principal{external}) or spec.account.roleArn"
+        "{field}: cannot assume {role}: {message}; fix the role's trust policy (it must admit the operator's principal{external}) or {field}"
     )]
     AssumeRoleDenied {
+        /// `spec.account.roleArn`, or `spec.accounts.roleName` for a member account.
+        field: &'static str,
         role: String,
         external: &'static str,
         message: String,

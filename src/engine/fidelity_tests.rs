@@ -26,6 +26,7 @@ fn opts() -> EngineOptions {
         region_concurrency: 4,
         permission_retry: Duration::ZERO,
         consistency_retry: Duration::from_secs(5),
+        ..EngineOptions::default()
     }
 }
 

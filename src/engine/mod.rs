@@ -6,6 +6,7 @@
 pub mod change;
 pub mod delete;
 pub mod desired;
+pub mod discovery;
 pub mod error;
 pub mod execute;
 #[cfg(test)]
@@ -16,6 +17,10 @@ mod findings_tests;
 pub mod grants;
 pub mod judge;
 pub mod observe;
+pub mod org_status;
+#[cfg(test)]
+mod org_tests;
+pub mod organization;
 pub mod phases;
 pub mod plan;
 pub mod plan_role;
@@ -56,6 +61,10 @@ pub struct EngineOptions {
     pub permission_retry: Duration,
     /// How long to retry in place AWS's errors right after a create (eventual consistency).
     pub consistency_retry: Duration,
+    /// Member accounts of an organization policy converged at once.
+    pub account_concurrency: usize,
+    /// Spacing of Organizations calls while listing member accounts.
+    pub org_call_interval: Duration,
 }
 
 impl Default for EngineOptions {
@@ -65,20 +74,26 @@ impl Default for EngineOptions {
             region_concurrency: 8,
             permission_retry: Duration::from_secs(150),
             consistency_retry: Duration::from_secs(30),
+            account_concurrency: 8,
+            org_call_interval: Duration::from_secs(1),
         }
     }
 }
 
 /// Who owns which account+region: judged once the policy's account is resolved (STS).
 pub trait Ownership: Send + Sync {
-    /// Regions of this policy in `account` owned by another (older) policy: region → owner.
-    fn owners(&self, account: &str) -> BTreeMap<String, String>;
+    /// Of `regions` (this policy's, in `account`), those owned by another (older) policy:
+    /// region → owner.
+    fn owners(&self, account: &str, regions: &[String]) -> BTreeMap<String, String>;
 }
 
 /// A fixed map (the CLI has no other policies; tests).
 impl Ownership for BTreeMap<String, String> {
-    fn owners(&self, _account: &str) -> BTreeMap<String, String> {
-        self.clone()
+    fn owners(&self, _account: &str, regions: &[String]) -> BTreeMap<String, String> {
+        self.iter()
+            .filter(|(r, _)| regions.contains(r))
+            .map(|(r, o)| (r.clone(), o.clone()))
+            .collect()
     }
 }
 
@@ -118,6 +133,11 @@ pub async fn cloud_for_policy(
         .await
         .map_err(|e| match (&target.role_arn, e.kind) {
             (Some(role), crate::cloud::ErrorKind::AccessDenied) => EngineError::AssumeRoleDenied {
+                field: if input.spec.accounts.is_some() {
+                    "spec.accounts.roleName"
+                } else {
+                    "spec.account.roleArn"
+                },
                 role: role.clone(),
                 external: if target.external_id.is_some() {
                     " and carry the spec's ExternalId in an sts:ExternalId condition"
@@ -184,11 +204,19 @@ pub async fn run_policy(
         Ok(a) => a,
         Err((seen, e)) => return PolicyReport::global_failure(input, seen, e),
     };
+    let regions = match &input.spec.all_regions {
+        None => input.spec.regions.clone(),
+        Some(all) => match discovery::discover_regions(c, all).await {
+            Ok(r) => r,
+            Err(e) => return PolicyReport::global_failure(input, Some(account), e),
+        },
+    };
     let desired = PolicyDesired::resolve(
         input.name,
         input.spec,
         &account,
-        input.conflicts.owners(&account),
+        &regions,
+        input.conflicts.owners(&account, &regions),
     );
     let (mut write, bound) = (writes(input.spec, opts), opts.region_concurrency);
     // A role that cannot fit (IAM size limits) stops the pass before its first write.
@@ -244,12 +272,20 @@ pub async fn run_policy(
             })
             .collect();
     }
-    report::assemble(report::AssembleInputs {
+    let mut report = report::assemble(report::AssembleInputs {
         input,
         desired: &desired,
         works,
         role,
         trail,
         wrote: write,
-    })
+    });
+    // A region no longer enabled (or without Bedrock) is reported once, never cleaned up.
+    report.regions_gone = input
+        .previous
+        .keys()
+        .filter(|r| input.spec.all_regions.is_some() && !regions.contains(r))
+        .cloned()
+        .collect();
+    report
 }

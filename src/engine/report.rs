@@ -82,6 +82,8 @@ pub struct PolicyReport {
     pub global_applied: Vec<String>,
     /// This pass changed a role, key policy or bucket policy Bedrock depends on.
     pub permissions_changed: bool,
+    /// `allRegions`: regions governed before that discovery no longer lists (left as they are).
+    pub regions_gone: Vec<String>,
 }
 
 impl PolicyReport {
@@ -114,6 +116,7 @@ impl PolicyReport {
             global_pending: vec![],
             global_applied: vec![],
             permissions_changed: false,
+            regions_gone: vec![],
         }
     }
 
@@ -307,6 +310,7 @@ pub fn assemble(a: AssembleInputs<'_>) -> PolicyReport {
         global_applied,
         permissions_changed: a.role.as_ref().is_some_and(|r| r.changed_permissions)
             || a.works.iter().any(|w| w.scope.changed_permissions),
+        regions_gone: vec![],
     }
 }
 

@@ -213,6 +213,9 @@ pub fn build_status(
         region_summary: Some(format!("{compliant}/{total}")),
         conditions: conditions(&v, generation, &now_time, prev_conditions),
         regions,
+        accounts: None,
+        non_compliant_accounts: vec![],
+        shards: vec![],
     }
 }
 
@@ -307,6 +310,7 @@ mod tests {
             global_pending: vec![],
             global_applied: vec![],
             permissions_changed: false,
+            regions_gone: vec![],
         };
         let at = |s| Timestamp::from_second(s).unwrap();
         let mallory = TamperRecord {

@@ -38,6 +38,7 @@ fn opts() -> EngineOptions {
         region_concurrency: 4,
         permission_retry: Duration::from_secs(10),
         consistency_retry: Duration::from_secs(5),
+        ..EngineOptions::default()
     }
 }
 

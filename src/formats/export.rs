@@ -127,6 +127,7 @@ mod tests {
                 global_pending: vec![],
                 global_applied: vec![],
                 permissions_changed: false,
+                regions_gone: vec![],
             },
         }
     }

@@ -34,6 +34,7 @@ pub enum OutputFormat {
 
 pub const JSON_SCHEMA_VERSION: &str = "bedrocklogging.io/check/v1";
 
+#[derive(Debug, Clone)]
 pub struct PolicyResult {
     pub file: String,
     pub report: PolicyReport,

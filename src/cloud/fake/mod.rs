@@ -1,6 +1,7 @@
 //! An in-memory AWS for unit tests: state per region, every call recorded, faults injectable.
 
 mod bedrock;
+mod discovery;
 mod events;
 mod iam;
 mod kms;
@@ -86,6 +87,11 @@ pub struct FakeState {
     pub queues: BTreeMap<(String, String), FakeQueue>,
     /// (region, name) -> EventBridge rule on the default bus
     pub rules: BTreeMap<(String, String), FakeRule>,
+    /// Regions enabled in the account (DescribeRegions) and where Bedrock is offered (SSM).
+    pub enabled_regions: Vec<String>,
+    pub bedrock_regions: Vec<String>,
+    /// Organizations: parent (root or OU) -> (child OUs, accounts).
+    pub org: BTreeMap<String, (Vec<String>, Vec<OrgAccount>)>,
     next_key: u32,
 }
 

@@ -15,6 +15,7 @@ macro_rules! send {
 }
 
 mod bedrock;
+mod discovery;
 mod factory;
 pub use factory::SdkCloudFactory;
 mod iam;
@@ -191,6 +192,10 @@ pub struct ClientPool {
     regional: Mutex<HashMap<String, Arc<RegionClients>>>,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
+    /// Global discovery (made on first use): EC2 and SSM in the home region, Organizations.
+    ec2: std::sync::OnceLock<aws_sdk_ec2::Client>,
+    ssm: std::sync::OnceLock<aws_sdk_ssm::Client>,
+    organizations: std::sync::OnceLock<aws_sdk_organizations::Client>,
     /// Security Hub clients, made on first use (only exports need them).
     securityhub: Mutex<HashMap<String, aws_sdk_securityhub::Client>>,
 }
@@ -200,10 +205,28 @@ impl ClientPool {
         ClientPool {
             iam: aws_sdk_iam::Client::new(&base),
             sts: aws_sdk_sts::Client::new(&base),
+            ec2: std::sync::OnceLock::new(),
+            ssm: std::sync::OnceLock::new(),
+            organizations: std::sync::OnceLock::new(),
             base,
             regional: Mutex::new(HashMap::new()),
             securityhub: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2
+            .get_or_init(|| aws_sdk_ec2::Client::new(&self.base))
+    }
+
+    fn ssm(&self) -> &aws_sdk_ssm::Client {
+        self.ssm
+            .get_or_init(|| aws_sdk_ssm::Client::new(&self.base))
+    }
+
+    fn organizations(&self) -> &aws_sdk_organizations::Client {
+        self.organizations
+            .get_or_init(|| aws_sdk_organizations::Client::new(&self.base))
     }
 
     fn securityhub(&self, region: &str) -> aws_sdk_securityhub::Client {
@@ -364,7 +387,7 @@ macro_rules! credential_overrides {
     };
 }
 
-credential_overrides!(ov_securityhub => aws_sdk_securityhub, ov_kms => aws_sdk_kms, ov_s3 => aws_sdk_s3, ov_logs => aws_sdk_cloudwatchlogs, ov_bedrock => aws_sdk_bedrock, ov_trail => aws_sdk_cloudtrail, ov_iam => aws_sdk_iam, ov_sts => aws_sdk_sts, ov_sqs => aws_sdk_sqs, ov_events => aws_sdk_eventbridge);
+credential_overrides!(ov_securityhub => aws_sdk_securityhub, ov_kms => aws_sdk_kms, ov_s3 => aws_sdk_s3, ov_logs => aws_sdk_cloudwatchlogs, ov_bedrock => aws_sdk_bedrock, ov_trail => aws_sdk_cloudtrail, ov_iam => aws_sdk_iam, ov_sts => aws_sdk_sts, ov_sqs => aws_sdk_sqs, ov_events => aws_sdk_eventbridge, ov_ec2 => aws_sdk_ec2, ov_ssm => aws_sdk_ssm, ov_organizations => aws_sdk_organizations);
 
 fn to_cloud_error<E>(
     service: &'static str,

@@ -1,0 +1,426 @@
+//! Organization policies in the controller: the member accounts (listed at most every
+//! `discoveryInterval`), this replica's share of them (`--shard-index/--shard-count`), one engine
+//! run per account, and the bounded status, reports, events and metrics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::conflicts::StoreOwnership;
+use super::reconcile::{ReconcileError, backoff, resync};
+use super::{Context, FIELD_MANAGER};
+use crate::api::{BedrockLoggingPolicy, OrganizationSpec};
+use crate::cloud::AccountTarget;
+use crate::engine::org_status::{OrgStatusInputs, Shard, build_org_status, shard_entry};
+use crate::engine::organization::{run_members, shard_of, summarize};
+use crate::engine::status::materially_equal;
+use crate::engine::{EngineError, PolicyInput, PolicyReport};
+
+/// An organization's member accounts as last listed.
+#[derive(Debug, Clone)]
+pub struct Members {
+    pub listed_at: Instant,
+    pub accounts: Vec<String>,
+}
+
+fn discovery_interval(o: &OrganizationSpec) -> Duration {
+    humantime::parse_duration(&o.discovery_interval)
+        .ok()
+        .filter(|d| *d >= Duration::from_secs(60))
+        .unwrap_or(Duration::from_secs(600))
+}
+
+/// The member accounts: from the cache while it is fresh, else listed with the operator's own
+/// credentials. Returns them and the accounts no longer listed since the last listing.
+pub async fn members(
+    p: &BedrockLoggingPolicy,
+    ctx: &Context,
+) -> Result<(Vec<String>, Vec<String>), EngineError> {
+    let Some(org) = p.spec.accounts.as_ref().map(|a| &a.organization) else {
+        return Ok((vec![], vec![]));
+    };
+    let name = p.name_any();
+    let cached = ctx
+        .org_members
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        .cloned();
+    if let Some(m) = &cached
+        && m.listed_at.elapsed() < discovery_interval(org)
+    {
+        return Ok((m.accounts.clone(), vec![]));
+    }
+    let cloud = ctx
+        .factory
+        .cloud_for(&AccountTarget::default(), "blo-operator")
+        .await?;
+    let accounts = crate::engine::discovery::discover_accounts(
+        cloud.as_ref(),
+        org,
+        ctx.engine.org_call_interval,
+    )
+    .await?;
+    let removed = cached
+        .map(|m| {
+            m.accounts
+                .into_iter()
+                .filter(|a| !accounts.contains(a))
+                .collect()
+        })
+        .unwrap_or_default();
+    ctx.org_members
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            name,
+            Members {
+                listed_at: Instant::now(),
+                accounts: accounts.clone(),
+            },
+        );
+    Ok((accounts, removed))
+}
+
+/// The members this replica reconciles.
+pub fn my_share(accounts: &[String], shard: Shard) -> Vec<String> {
+    accounts
+        .iter()
+        .filter(|a| shard_of(a, shard.count) == shard.index)
+        .cloned()
+        .collect()
+}
+
+/// One pass of an organization policy.
+pub async fn apply_org(
+    p: Arc<BedrockLoggingPolicy>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let name = p.name_any();
+    let (accounts, removed) = match members(&p, &ctx).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(policy = %name, error = %e, "cannot list the organization's accounts");
+            let summary = Default::default();
+            write_status(
+                &p,
+                &OrgInputsOwned::new(&p, &ctx, summary, vec![], Some(e.clone())),
+                &ctx,
+            )
+            .await?;
+            let wait = if e.is_transient() {
+                backoff(1, resync(&p))
+            } else {
+                resync(&p).min(Duration::from_secs(300))
+            };
+            return Ok(Action::requeue(wait));
+        }
+    };
+    let mine = my_share(&accounts, ctx.shard);
+    let all = (ctx.policies)();
+    let operator = super::reconcile::operator_account(&ctx).await;
+    let known = |policy: &str| {
+        ctx.org_members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(policy)
+            .map(|m| m.accounts.clone())
+    };
+    let ownership = StoreOwnership {
+        me: &p,
+        all: &all,
+        operator_account: operator.as_deref(),
+        members: &known,
+    };
+    let no_previous = BTreeMap::new();
+    let input = PolicyInput {
+        name: &name,
+        spec: &p.spec,
+        conflicts: &ownership,
+        previous: &no_previous,
+        permission_grace: false,
+    };
+    let reports = run_members(
+        ctx.factory.as_ref(),
+        &input,
+        &mine,
+        &BTreeMap::new(),
+        &ctx.engine,
+        ctx.engine.account_concurrency,
+    )
+    .await;
+    let summary = summarize(&reports);
+    let inputs = OrgInputsOwned::new(&p, &ctx, summary, reports, None);
+    let ready = write_status(&p, &inputs, &ctx).await?;
+    publish(&p, &inputs.members, &removed, &ctx).await;
+    write_reports(&p, &inputs.members, &ctx).await;
+    ctx.metrics.record_members(&name, &inputs.members, ready);
+    let next = if inputs.members.iter().any(|r| {
+        r.regions.iter().any(|x| {
+            x.state == crate::api::RegionState::Converging
+                || x.error.as_ref().is_some_and(|e| e.is_transient())
+        })
+    }) {
+        backoff(1, resync(&p))
+    } else {
+        resync(&p)
+    };
+    ctx.due
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name, (p.metadata.generation, Instant::now() + next));
+    Ok(Action::requeue(next))
+}
+
+/// What the status is built from (owned, so the pass can publish the same reports).
+pub struct OrgInputsOwned {
+    pub summary: crate::engine::organization::OrgSummary,
+    pub members: Vec<PolicyReport>,
+    pub discovery_error: Option<EngineError>,
+    pub shard: Shard,
+    pub generation: Option<i64>,
+}
+
+impl OrgInputsOwned {
+    fn new(
+        p: &BedrockLoggingPolicy,
+        ctx: &Context,
+        summary: crate::engine::organization::OrgSummary,
+        members: Vec<PolicyReport>,
+        discovery_error: Option<EngineError>,
+    ) -> Self {
+        OrgInputsOwned {
+            summary,
+            members,
+            discovery_error,
+            shard: ctx.shard,
+            generation: p.metadata.generation,
+        }
+    }
+}
+
+/// Server-side apply: the whole status (one replica, or replica 0 with the totals of every
+/// replica's entry), or only this replica's entry of `status.shards[]` under its own field
+/// manager. Nothing is written when nothing material changed. Returns Ready.
+async fn write_status(
+    p: &BedrockLoggingPolicy,
+    i: &OrgInputsOwned,
+    ctx: &Context,
+) -> Result<bool, ReconcileError> {
+    let inputs = OrgStatusInputs {
+        summary: &i.summary,
+        members: &i.members,
+        discovery_error: i.discovery_error.as_ref(),
+        shard: i.shard,
+        generation: i.generation,
+        now: Timestamp::now(),
+        previous: p.status.as_ref(),
+    };
+    let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
+    if i.shard.count > 1 && i.shard.index != 0 {
+        let entry = shard_entry(&inputs);
+        let unchanged = p
+            .status
+            .as_ref()
+            .and_then(|s| s.shards.iter().find(|e| e.index == entry.index))
+            == Some(&entry);
+        if !unchanged {
+            let patch = json!({
+                "apiVersion": "bedrocklogging.io/v1alpha1",
+                "kind": "BedrockLoggingPolicy",
+                "status": {"shards": [entry]},
+            });
+            let manager = format!("{FIELD_MANAGER}-shard-{}", i.shard.index);
+            api.patch_status(
+                &p.name_any(),
+                &PatchParams::apply(&manager).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        }
+        return Ok(false);
+    }
+    let status = build_org_status(&inputs);
+    if p.status
+        .as_ref()
+        .is_none_or(|old| !materially_equal(&without_other_shards(old, i.shard), &status))
+    {
+        let patch = json!({
+            "apiVersion": "bedrocklogging.io/v1alpha1",
+            "kind": "BedrockLoggingPolicy",
+            "status": status,
+        });
+        api.patch_status(
+            &p.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+    Ok(status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The status as replica 0 owns it (the other replicas' entries are theirs).
+fn without_other_shards(
+    s: &crate::api::BedrockLoggingPolicyStatus,
+    shard: Shard,
+) -> crate::api::BedrockLoggingPolicyStatus {
+    let mut s = s.clone();
+    s.shards
+        .retain(|e| e.index == shard.index && e.count == shard.count);
+    s
+}
+
+/// Events: one per member account that changed something, one per account that left the
+/// organization (reported; nothing is done to it).
+async fn publish(
+    p: &BedrockLoggingPolicy,
+    members: &[PolicyReport],
+    removed: &[String],
+    ctx: &Context,
+) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let reference = p.object_ref(&());
+    let mut events = Vec::new();
+    for m in members {
+        let changes: Vec<String> = m
+            .global_applied
+            .iter()
+            .cloned()
+            .chain(
+                m.regions
+                    .iter()
+                    .flat_map(|r| r.applied.iter().map(move |c| format!("{}: {c}", r.region))),
+            )
+            .collect();
+        if !changes.is_empty() {
+            let account = m.account_id.clone().unwrap_or_default();
+            let note = format!("account {account}: {}", changes.join("; "));
+            events.push((
+                EventType::Normal,
+                "Changed",
+                format!("Converge/{account}"),
+                note,
+            ));
+        }
+    }
+    for a in removed {
+        events.push((
+            EventType::Warning,
+            "AccountRemoved",
+            format!("Discover/{a}"),
+            format!("account {a} is no longer listed under spec.accounts.organization: it is no longer governed; its AWS resources were left as they are"),
+        ));
+    }
+    for (type_, reason, action, note) in events {
+        let ev = KubeEvent {
+            type_,
+            reason: reason.to_string(),
+            note: Some(crate::truncate(&note, 1000)),
+            action: format!("{action}/{:08x}", crate::policy_doc::fnv1a32(&note)),
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %err, "cannot publish event");
+        }
+    }
+}
+
+/// One compliance report per governed account (`<policy>-<account>`), written when it changed.
+async fn write_reports(p: &BedrockLoggingPolicy, members: &[PolicyReport], ctx: &Context) {
+    let Some(kind) = ctx.reports else {
+        return;
+    };
+    let name = p.name_any();
+    for m in members {
+        let account = m.account_id.clone().unwrap_or_default();
+        let mut obj = super::reports::build(kind, p, m);
+        obj["metadata"]["name"] = json!(format!("{name}-{account}"));
+        obj["metadata"]["labels"]["bedrocklogging.io/account"] = json!(account);
+        let key = format!("{name}/{account}");
+        let fingerprint = u64::from(crate::policy_doc::fnv1a32(&obj.to_string()));
+        let unchanged = ctx
+            .reports_written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            == Some(&fingerprint);
+        if unchanged {
+            continue;
+        }
+        match super::reports::write(&ctx.client, kind, &obj).await {
+            Ok(()) => {
+                ctx.reports_written
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, fingerprint);
+            }
+            Err(e) => {
+                tracing::warn!(policy = %name, account = %account, error = %e, "cannot write the compliance report")
+            }
+        }
+    }
+}
+
+/// Deleting an organization policy: with `deletionPolicy: Disable` (Enforce), logging is turned
+/// off in every member account (all of them, whichever replica reconciled it) where it is still
+/// this policy's. Audit and Retain make no AWS call. One report: the members' changes and the
+/// first error.
+pub async fn delete_org(p: &BedrockLoggingPolicy, ctx: &Context) -> PolicyReport {
+    let name = p.name_any();
+    let mut out = PolicyReport {
+        policy: name.clone(),
+        mode: p.spec.mode,
+        account_id: None,
+        global_error: None,
+        regions: vec![],
+        global_pending: vec![],
+        global_applied: vec![],
+        permissions_changed: false,
+        regions_gone: vec![],
+    };
+    if !crate::engine::delete::deletion_writes(&p.spec) {
+        return out;
+    }
+    let accounts = match members(p, ctx).await {
+        Ok((a, _)) => a,
+        Err(e) => {
+            out.global_error = Some(e);
+            return out;
+        }
+    };
+    let no_conflicts = BTreeMap::<String, String>::new();
+    let previous = BTreeMap::new();
+    for account in accounts {
+        let spec = crate::engine::organization::member_spec(&p.spec, &account);
+        let input = PolicyInput {
+            name: &name,
+            spec: &spec,
+            conflicts: &no_conflicts,
+            previous: &previous,
+            permission_grace: false,
+        };
+        let r = crate::engine::run_deletion(ctx.factory.as_ref(), &input, &ctx.engine).await;
+        out.global_applied.extend(r.regions.iter().flat_map(|x| {
+            x.applied
+                .iter()
+                .map(|c| format!("account {account} {}: {c}", x.region))
+        }));
+        if out.global_error.is_none() {
+            out.global_error = r.global_error;
+        }
+    }
+    out
+}

@@ -1,0 +1,182 @@
+//! Organization policies (`spec.accounts`): the same engine once per member account, reached by
+//! assuming `roleName` in it; accounts run in parallel under a bound, one account's failure never
+//! blocks another. Then a bounded summary for the status (SPEC §4).
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{EngineOptions, PolicyInput, PolicyReport, run_in_account};
+use crate::api::{AccountSpec, BedrockLoggingPolicySpec, RegionState};
+use crate::cloud::CloudFactory;
+use crate::policy_doc::partition;
+
+/// At most this many accounts in `status.nonCompliantAccounts` (worst first).
+pub const MAX_LISTED_ACCOUNTS: usize = 50;
+/// At most this many failing regions named per listed account.
+pub const MAX_LISTED_REGIONS: usize = 16;
+/// Message length per listed account (keeps the status under 64 KiB for 1,000 accounts).
+pub const MAX_ACCOUNT_MESSAGE: usize = 160;
+
+/// The spec as it applies to one member: its role, ExternalId and the account pinned (STS must
+/// report that account, or nothing is written).
+pub fn member_spec(spec: &BedrockLoggingPolicySpec, account: &str) -> BedrockLoggingPolicySpec {
+    let mut s = spec.clone();
+    if let Some(a) = &spec.accounts {
+        let region = spec
+            .regions
+            .first()
+            .map(String::as_str)
+            .unwrap_or("us-east-1");
+        s.account = Some(AccountSpec {
+            role_arn: Some(format!(
+                "arn:{}:iam::{account}:role/{}",
+                partition(region),
+                a.role_name
+            )),
+            external_id: a.external_id.clone(),
+            id: Some(account.to_string()),
+        });
+    }
+    s
+}
+
+/// Run the policy in each member account (`account_concurrency` at a time), in account order.
+pub async fn run_members(
+    factory: &dyn CloudFactory,
+    input: &PolicyInput<'_>,
+    members: &[String],
+    previous: &BTreeMap<String, BTreeMap<String, RegionState>>,
+    opts: &EngineOptions,
+    account_concurrency: usize,
+) -> Vec<PolicyReport> {
+    let empty = BTreeMap::new();
+    let mut out: Vec<PolicyReport> = futures::stream::iter(members.iter().cloned())
+        .map(|account| {
+            let spec = member_spec(input.spec, &account);
+            let previous = previous.get(&account).unwrap_or(&empty);
+            run_member(factory, input, account, spec, previous, opts)
+        })
+        .buffer_unordered(account_concurrency.max(1))
+        .collect()
+        .await;
+    out.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    out
+}
+
+async fn run_member(
+    factory: &dyn CloudFactory,
+    input: &PolicyInput<'_>,
+    account: String,
+    spec: BedrockLoggingPolicySpec,
+    previous: &BTreeMap<String, RegionState>,
+    opts: &EngineOptions,
+) -> PolicyReport {
+    let member = PolicyInput {
+        name: input.name,
+        spec: &spec,
+        conflicts: input.conflicts,
+        previous,
+        permission_grace: input.permission_grace,
+    };
+    let mut r = run_in_account(factory, &member, opts).await;
+    r.account_id.get_or_insert(account);
+    r
+}
+
+/// One non-compliant account in the bounded status list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountProblem {
+    pub account_id: String,
+    /// Its failing regions (at most [`MAX_LISTED_REGIONS`]).
+    pub regions: Vec<String>,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Counts over every member, and the worst accounts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct OrgSummary {
+    pub accounts_total: u32,
+    pub accounts_compliant: u32,
+    pub regions_total: u32,
+    pub regions_compliant: u32,
+    pub worst: Vec<AccountProblem>,
+}
+
+fn problem(r: &PolicyReport) -> Option<(usize, AccountProblem)> {
+    if r.all_compliant() {
+        return None;
+    }
+    let failing: Vec<&super::RegionReport> = r
+        .regions
+        .iter()
+        .filter(|x| x.state != RegionState::Compliant)
+        .collect();
+    let reason = r
+        .global_error
+        .as_ref()
+        .or_else(|| failing.iter().find_map(|x| x.error.as_ref()))
+        .map(|e| e.stalled_reason().unwrap_or("Error").to_string())
+        .unwrap_or_else(|| {
+            failing
+                .first()
+                .map(|x| x.state.to_string())
+                .unwrap_or_else(|| "NonCompliant".into())
+        });
+    let message = r
+        .global_error
+        .as_ref()
+        .map(|e| e.to_string())
+        .or_else(|| {
+            failing
+                .first()
+                .map(|x| format!("{}: {}", x.region, x.message()))
+        })
+        .unwrap_or_default();
+    // Worst first: an account-level failure, then the most failing regions.
+    let weight = if r.global_error.is_some() {
+        usize::MAX
+    } else {
+        failing.len()
+    };
+    Some((
+        weight,
+        AccountProblem {
+            account_id: r.account_id.clone().unwrap_or_default(),
+            regions: failing
+                .iter()
+                .take(MAX_LISTED_REGIONS)
+                .map(|x| x.region.clone())
+                .collect(),
+            reason,
+            message: crate::truncate(&message, MAX_ACCOUNT_MESSAGE),
+        },
+    ))
+}
+
+/// Pure: the summary of every member's report.
+pub fn summarize(members: &[PolicyReport]) -> OrgSummary {
+    let mut worst: Vec<(usize, AccountProblem)> = members.iter().filter_map(problem).collect();
+    worst.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| a.1.account_id.cmp(&b.1.account_id))
+    });
+    OrgSummary {
+        accounts_total: members.len() as u32,
+        accounts_compliant: members.iter().filter(|r| r.all_compliant()).count() as u32,
+        regions_total: members.iter().map(|r| r.regions.len() as u32).sum(),
+        regions_compliant: members.iter().map(|r| r.compliant_regions() as u32).sum(),
+        worst: worst
+            .into_iter()
+            .take(MAX_LISTED_ACCOUNTS)
+            .map(|(_, p)| p)
+            .collect(),
+    }
+}
+
+/// Which replica reconciles `account` (a stable FNV-1a hash of the id).
+pub fn shard_of(account: &str, shard_count: u32) -> u32 {
+    crate::policy_doc::fnv1a32(account) % shard_count.max(1)
+}
