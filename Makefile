@@ -23,7 +23,7 @@ demo: venv build
 test: test-strict test-rust packaging-tests
 
 MOTO_ENV := BLO_MOTO_SERVER=$(CURDIR)/.venv/bin/moto_server
-MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults --test moto_tamper
+MOTO_TESTS := --test moto_converge --test moto_accounts_trail --test moto_faults --test moto_tamper --test moto_org
 
 test-rust: venv
 	$(MOTO_ENV) $(CARGO) test --features test-util --lib --bins --tests

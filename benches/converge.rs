@@ -61,6 +61,7 @@ async fn main() {
         region_concurrency: 16,
         permission_retry: Duration::from_secs(150),
         consistency_retry: Duration::from_secs(5),
+        ..EngineOptions::default()
     };
     let none = BTreeMap::new();
     let prev = BTreeMap::new();

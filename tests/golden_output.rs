@@ -45,6 +45,7 @@ async fn results() -> Vec<PolicyResult> {
         region_concurrency: 1,
         permission_retry: Duration::ZERO,
         consistency_retry: Duration::from_secs(5),
+        ..EngineOptions::default()
     };
     let none = BTreeMap::new();
     let prev = BTreeMap::new();

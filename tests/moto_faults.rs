@@ -195,6 +195,7 @@ async fn converge_with_faults(moto: &Moto, seed: u64) {
         region_concurrency: 3,
         permission_retry: Duration::from_secs(2),
         consistency_retry: Duration::from_secs(5),
+        ..EngineOptions::default()
     };
     let mut passes = 0;
     loop {

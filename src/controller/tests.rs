@@ -40,20 +40,31 @@ struct Scenario {
 }
 
 fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario {
+    let factory = FakeCloudFactory {
+        default: fake.clone(),
+        by_role: HashMap::new(),
+    };
+    scenario_with(factory, known, crate::engine::org_status::Shard::ALL)
+}
+
+fn scenario_with(
+    factory: FakeCloudFactory,
+    known: Vec<BedrockLoggingPolicy>,
+    shard: crate::engine::org_status::Shard,
+) -> Scenario {
+    let fake = factory.default.clone();
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let ctx = Arc::new(Context {
         client,
-        factory: Arc::new(FakeCloudFactory {
-            default: fake.clone(),
-            by_role: HashMap::new(),
-        }),
+        factory: Arc::new(factory),
         recorder: None,
         metrics: Arc::default(),
         engine: EngineOptions {
             dry_run: false,
             region_concurrency: 4,
             permission_retry: Duration::from_secs(5),
+            org_call_interval: Duration::ZERO,
             ..EngineOptions::default()
         },
         policies: Box::new(move || known.clone()),
@@ -66,7 +77,7 @@ fn scenario(fake: Arc<FakeCloud>, known: Vec<BedrockLoggingPolicy>) -> Scenario 
         export_securityhub: false,
         exported: Mutex::new(HashMap::new()),
         tamper: crate::controller::tamper::TamperHub::new().0,
-        shard: crate::engine::org_status::Shard::ALL,
+        shard,
         org_members: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
@@ -799,4 +810,159 @@ async fn a_tamper_event_runs_a_pass_before_it_is_due_and_lands_in_status_and_met
     let _ = reconcile(Arc::new(p.clone()), s.ctx.clone()).await.unwrap();
     assert!(fake.calls().is_empty());
     s.ctx.tamper.forget("p");
+}
+
+const ORG: &str = "  regions: [us-east-1]\n  accounts:\n    organization: {organizationalUnits: [ou-ab12-aaaaaaaa]}\n  kmsKey: {create: {alias: alias/blo}}\n  s3: {bucketName: \"logs-{accountId}-{region}\"}\n";
+
+/// The operator's account lists two members under one OU; both can be assumed.
+fn organization(members: &[&str]) -> FakeCloudFactory {
+    let operator = Arc::new(FakeCloud::new("999999999999"));
+    operator.state.lock().unwrap().org.insert(
+        "ou-ab12-aaaaaaaa".into(),
+        (
+            vec![],
+            members
+                .iter()
+                .map(|a| crate::cloud::OrgAccount {
+                    id: a.to_string(),
+                    status: "ACTIVE".into(),
+                })
+                .collect(),
+        ),
+    );
+    FakeCloudFactory {
+        default: operator,
+        by_role: members
+            .iter()
+            .map(|a| {
+                (
+                    format!("arn:aws:iam::{a}:role/BedrockLoggingOperator"),
+                    Arc::new(FakeCloud::new(a)),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn an_organization_policy_gets_a_bounded_status_and_lists_members_once_per_interval() {
+    let factory = organization(&["111111111111", "222222222222"]);
+    let operator = factory.default.clone();
+    let member = factory.by_role["arn:aws:iam::111111111111:role/BedrockLoggingOperator"].clone();
+    let p = policy(ORG);
+    let mut s = scenario_with(factory, vec![], crate::engine::org_status::Shard::ALL);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    let st = &body["status"];
+    assert_eq!(st["accounts"], json!({"total": 2, "compliant": 2}));
+    assert_eq!(st["compliantRegions"], 2);
+    assert_eq!(st["totalRegions"], 2);
+    assert_eq!(condition(st, "Ready")["status"], "True");
+    assert_eq!(
+        condition(st, "Ready")["message"],
+        "2/2 accounts compliant, 2/2 regions"
+    );
+    assert!(
+        st.get("regions")
+            .is_none_or(|r| r.as_array().unwrap().is_empty())
+    );
+    assert!(
+        member
+            .state
+            .lock()
+            .unwrap()
+            .logging
+            .contains_key("us-east-1")
+    );
+
+    // Within discoveryInterval the members are not listed again; after it, an account that
+    // left is reported as removed and nothing is done to it.
+    let listings = || {
+        operator
+            .calls()
+            .iter()
+            .filter(|c| *c == "ListAccountsForParent")
+            .count()
+    };
+    let before = listings();
+    let (m, removed) = super::organization::members(&p, &s.ctx).await.unwrap();
+    assert_eq!((m.len(), removed.len(), listings()), (2, 0, before));
+    operator
+        .state
+        .lock()
+        .unwrap()
+        .org
+        .get_mut("ou-ab12-aaaaaaaa")
+        .unwrap()
+        .1
+        .retain(|a| a.id != "222222222222");
+    s.ctx
+        .org_members
+        .lock()
+        .unwrap()
+        .get_mut("p")
+        .unwrap()
+        .listed_at -= Duration::from_secs(601);
+    let (m, removed) = super::organization::members(&p, &s.ctx).await.unwrap();
+    assert_eq!(m, vec!["111111111111"]);
+    assert_eq!(removed, vec!["222222222222"]);
+    assert_eq!(listings(), before + 1);
+}
+
+#[tokio::test]
+async fn a_second_replica_writes_only_its_shard_entry_under_its_own_field_manager() {
+    let members = [
+        "111111111111",
+        "222222222222",
+        "333333333333",
+        "444444444444",
+    ];
+    let factory = organization(&members);
+    let clouds = factory.by_role.clone();
+    let p = policy(ORG);
+    let shard = crate::engine::org_status::Shard { index: 1, count: 2 };
+    let mut s = scenario_with(factory, vec![], shard);
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator-shard-1"),
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    let status = body["status"].as_object().unwrap();
+    assert_eq!(
+        status.keys().collect::<Vec<_>>(),
+        vec!["shards"],
+        "only its entry: {body}"
+    );
+    let entry = &body["status"]["shards"][0];
+    assert_eq!(entry["index"], 1);
+    assert_eq!(entry["count"], 2);
+    let mine: Vec<&str> = members
+        .iter()
+        .copied()
+        .filter(|a| crate::engine::organization::shard_of(a, 2) == 1)
+        .collect();
+    assert_eq!(entry["accounts"]["total"], mine.len());
+    // Exactly its accounts were reconciled.
+    for a in members {
+        let touched = !clouds[&format!("arn:aws:iam::{a}:role/BedrockLoggingOperator")]
+            .calls()
+            .is_empty();
+        assert_eq!(touched, mine.contains(&a), "{a}");
+    }
+    // A single-account policy is replica 0's.
+    let single = policy(S3_ONLY);
+    let action = reconcile(Arc::new(single), s.ctx.clone()).await.unwrap();
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    expect_nothing(&mut s.handle).await;
 }
