@@ -510,18 +510,18 @@ async fn check_exports_findings_to_security_hub_and_a_second_export_updates_them
         let (code, out, err) = run_cli(moto, &["check", "-f", &file, "--export", "securityhub"]);
         assert_eq!(code, 0, "round {round}: {out}\n{err}");
         assert!(
-            err.contains("exported 20 finding(s) of hub to Security Hub"),
+            err.contains("exported 22 finding(s) of hub to Security Hub"),
             "{err}"
         );
         assert!(!err.contains("refused"), "{err}");
         assert_eq!(
             count("us-east-1").await,
-            10,
+            11,
             "round {round}: one per check, no duplicates"
         );
         assert_eq!(
             count("eu-west-1").await,
-            10,
+            11,
             "round {round}: each region's own hub"
         );
     }

@@ -181,6 +181,30 @@ pub fn operator_policy(spec: Option<&BedrockLoggingPolicySpec>) -> Value {
         "Action": "securityhub:BatchImportFindings",
         "Resource": format!("arn:{p}:securityhub:*:*:product/*/default")
     }));
+    // allRegions: which regions are enabled and where Bedrock is offered.
+    if spec.is_none_or(|s| s.all_regions.is_some()) {
+        statements.push(json!({"Sid": "DiscoverRegions", "Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}));
+        statements.push(json!({
+            "Sid": "DiscoverBedrockRegions",
+            "Effect": "Allow",
+            "Action": "ssm:GetParametersByPath",
+            "Resource": format!("arn:{p}:ssm:*::parameter/aws/service/global-infrastructure/services/bedrock/regions")
+        }));
+    }
+    // accounts: list the organization's member accounts (management or delegated admin).
+    let member_role = match spec {
+        None => Some(crate::api::DEFAULT_MEMBER_ROLE.to_string()),
+        Some(s) => s.accounts.as_ref().map(|a| a.role_name.clone()),
+    };
+    if let Some(role) = &member_role {
+        statements.push(json!({
+            "Sid": "ListOrganizationMembers",
+            "Effect": "Allow",
+            "Action": ["organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"],
+            "Resource": "*"
+        }));
+        statements.push(json!({"Sid": "AssumeMemberAccountRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": format!("arn:{p}:iam::*:role/{role}")}));
+    }
     let assume = match spec {
         None => Some(format!("arn:{p}:iam::*:role/bedrock-logging-operator")),
         Some(s) => s.account.as_ref().and_then(|a| a.role_arn.clone()),

@@ -108,6 +108,17 @@ pub fn events_for(
             });
         }
     }
+    // allRegions: a region discovery no longer lists (disabled, or Bedrock withdrawn).
+    for region in &report.regions_gone {
+        out.push(PlannedEvent {
+            warning: true,
+            reason: "RegionRemoved",
+            action: action("Discover", region, "gone"),
+            note: truncate(format!(
+                "{region} is no longer enabled in the account or no longer offers Bedrock: it is no longer governed; its logging configuration and destinations were left as they are"
+            )),
+        });
+    }
     out
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::api::BedrockLoggingPolicy;
@@ -164,6 +164,14 @@ pub async fn run(args: Settings) -> ExitCode {
     }
 }
 
+/// Drop from a cached policy what no reconcile reads.
+pub fn strip_unread(p: &mut BedrockLoggingPolicy) {
+    use kube::ResourceExt;
+    p.managed_fields_mut().clear();
+    p.annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -202,7 +210,15 @@ async fn run_controller(
         controller: FIELD_MANAGER.into(),
         instance: std::env::var("POD_NAME").ok(),
     };
-    let controller = Controller::new(api, watch)
+    // The watch cache keeps only what the controller reads: no managedFields, no
+    // last-applied-configuration copy of the spec (SPEC §7 memory bar).
+    let (reader, writer) = kube::runtime::reflector::store();
+    let policies_stream = watcher(api, watch)
+        .default_backoff()
+        .modify(strip_unread)
+        .reflect(writer)
+        .applied_objects();
+    let controller = Controller::for_stream(policies_stream, reader)
         .with_config(ControllerConfig::default().concurrency(args.concurrency));
     let store = controller.store();
     let report_kind = reports::detect(&client, args.reports).await;

@@ -28,9 +28,10 @@ REQUIRED_ACTIONS = {
     "cloudtrail:GetTrail", "cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors",
 }
 
-# The operator never deletes data, never reads the logs, never disables keys.
+# The operator never deletes data, never reads the logs, never disables keys. (It deletes the
+# tamper-queue messages it handled: sqs:DeleteMessage, and nothing else of SQS.)
 FORBIDDEN_ACTION = re.compile(
-    r"(^\*$|:\*$|:Delete(?!ModelInvocationLoggingConfiguration)|:ScheduleKeyDeletion|:DisableKey"
+    r"(^\*$|:\*$|^(?!sqs:DeleteMessage$).*:Delete(?!ModelInvocationLoggingConfiguration)|:ScheduleKeyDeletion|:DisableKey"
     r"|^s3:(Get|Put)Object|^s3:PutLifecycle|^iam:(Attach|Create)(User|Policy|AccessKey)|^iam:\*)"
 )
 
