@@ -53,11 +53,11 @@ FAILED=0
 log() { echo "bench: $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
+stop_pid() { # stop_pid PID: TERM, then KILL after BENCH_STOP_SECONDS (5)
   local pid=$1
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 1 $((${BENCH_STOP_SECONDS:-5} * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
 

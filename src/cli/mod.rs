@@ -124,8 +124,13 @@ impl RunArgs {
     pub fn settings(&self) -> Settings {
         Settings {
             http_addr: self.http_addr.clone(),
+            // Each shard is its own replica set: one Lease per shard index.
             lease: self.leader_elect.then(|| LeaseSettings {
-                name: self.lease_name.clone(),
+                name: if self.shard_count > 1 {
+                    format!("{}-shard-{}", self.lease_name, self.shard_index)
+                } else {
+                    self.lease_name.clone()
+                },
                 namespace: self
                     .lease_namespace
                     .clone()

@@ -437,6 +437,10 @@ async fn cleanup(
     ctx.reports_written
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+        .retain(|k, _| k != &name && !k.starts_with(&format!("{name}/")));
+    ctx.org_members
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
         .remove(&name);
     Ok(Action::await_change())
 }
