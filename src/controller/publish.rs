@@ -150,3 +150,31 @@ pub(super) async fn publish_tamper(
         }
     }
 }
+
+/// A tamper queue the policy no longer uses (tamperResponse removed, renamed, region dropped):
+/// reported once, never deleted.
+pub(super) async fn publish_unused_queues(
+    p: &BedrockLoggingPolicy,
+    unused: &[(String, String)],
+    ctx: &Context,
+) {
+    let Some(recorder) = &ctx.recorder else {
+        return;
+    };
+    let reference = p.object_ref(&());
+    for (region, url) in unused {
+        let note = format!(
+            "{region}: tamper queue {url} is no longer used by this policy; it and its EventBridge rule were left in place (delete them by hand if unneeded)"
+        );
+        let ev = KubeEvent {
+            type_: EventType::Warning,
+            reason: "TamperQueueUnused".to_string(),
+            note: Some(crate::truncate(&note, 1000)),
+            action: format!("Tamper/{region}/{:08x}", crate::policy_doc::fnv1a32(url)),
+            secondary: None,
+        };
+        if let Err(err) = recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %err, "cannot publish event");
+        }
+    }
+}

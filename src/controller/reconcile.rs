@@ -258,15 +258,21 @@ async fn listen_for_tamper(
     ctx: &Context,
 ) {
     let name = p.name_any();
-    if report.regions.iter().any(|r| r.tamper_watch.is_some()) {
+    let unused = if report.regions.iter().any(|r| r.tamper_watch.is_some()) {
         let target = crate::engine::account_target(&p.spec);
         match ctx.factory.cloud_for(&target, &format!("blo-{name}")).await {
             Ok(cloud) => ctx.tamper.sync(&name, cloud, report),
-            Err(e) => tracing::warn!(policy = %name, error = %e, "cannot listen for tamper events"),
+            Err(e) => {
+                tracing::warn!(policy = %name, error = %e, "cannot listen for tamper events");
+                vec![]
+            }
         }
     } else if report.global_error.is_none() {
-        ctx.tamper.forget_queues(&name);
-    }
+        ctx.tamper.forget_queues(&name)
+    } else {
+        vec![]
+    };
+    super::publish::publish_unused_queues(p, &unused, ctx).await;
     for t in tampered {
         ctx.metrics
             .tamper_events

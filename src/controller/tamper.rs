@@ -116,7 +116,13 @@ impl TamperHub {
     }
 
     /// Poll the queue of every region the report says is wired; stop polling the others.
-    pub fn sync(self: &Arc<Self>, policy: &str, cloud: Arc<dyn Cloud>, report: &PolicyReport) {
+    /// Returns the queues no longer used (region, URL): reported, never deleted.
+    pub fn sync(
+        self: &Arc<Self>,
+        policy: &str,
+        cloud: Arc<dyn Cloud>,
+        report: &PolicyReport,
+    ) -> Vec<(String, String)> {
         let audit = report.mode == crate::api::Mode::Audit;
         let mut st = self.st();
         let wanted: HashMap<&str, &TamperWatch> = report
@@ -124,6 +130,7 @@ impl TamperHub {
             .iter()
             .filter_map(|r| Some((r.region.as_str(), r.tamper_watch.as_ref()?)))
             .collect();
+        let mut unused = Vec::new();
         st.subs.retain(|(p, region), sub| {
             let keep = p != policy
                 || wanted
@@ -131,6 +138,7 @@ impl TamperHub {
                     .is_some_and(|w| w.queue_url == sub.url);
             if !keep {
                 sub.task.abort();
+                unused.push((region.clone(), sub.url.clone()));
             }
             keep
         });
@@ -156,6 +164,7 @@ impl TamperHub {
                 },
             );
         }
+        unused
     }
 
     /// The policy is gone: stop its pollers and drop what was pending (the messages reappear
@@ -173,13 +182,16 @@ impl TamperHub {
 
     /// The policy no longer asks for tamper response: stop polling (its events stay pending
     /// until taken).
-    pub fn forget_queues(&self, policy: &str) {
-        self.st().subs.retain(|(p, _), sub| {
+    pub fn forget_queues(&self, policy: &str) -> Vec<(String, String)> {
+        let mut unused = Vec::new();
+        self.st().subs.retain(|(p, region), sub| {
             if p == policy {
                 sub.task.abort();
+                unused.push((region.clone(), sub.url.clone()));
             }
             p != policy
         });
+        unused
     }
 
     /// Delete the messages of events whose pass ran (Enforce; Audit events carry no receipt).
