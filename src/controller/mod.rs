@@ -98,6 +98,8 @@ pub struct Context {
     pub shard: crate::engine::org_status::Shard,
     /// Per organization policy: its member accounts as last listed, and when.
     pub org_members: Mutex<HashMap<String, organization::Members>>,
+    /// Replica 0, per organization policy: the other replicas' status entries at its last pass.
+    pub shards_seen: Mutex<HashMap<String, u32>>,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -250,6 +252,7 @@ async fn run_controller(
         tamper: tamper_hub,
         shard: args.shard,
         org_members: Mutex::new(HashMap::new()),
+        shards_seen: Mutex::new(HashMap::new()),
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

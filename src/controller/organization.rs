@@ -124,6 +124,8 @@ pub async fn apply_org(
         }
     };
     let mine = my_share(&accounts, ctx.shard);
+    // Each replica reports the accounts of its own share that left.
+    let removed = my_share(&removed, ctx.shard);
     let all = (ctx.policies)();
     let operator = super::reconcile::operator_account(&ctx).await;
     let known = |policy: &str| {
@@ -175,8 +177,41 @@ pub async fn apply_org(
     ctx.due
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(name, (p.metadata.generation, Instant::now() + next));
+        .insert(name.clone(), (p.metadata.generation, Instant::now() + next));
+    remember_shards(&p, &ctx);
     Ok(Action::requeue(next))
+}
+
+/// A fingerprint of the other replicas' entries of `status.shards[]`.
+fn other_shards(p: &BedrockLoggingPolicy, shard: Shard) -> u32 {
+    let others: Vec<&crate::api::ShardStatus> = p
+        .status
+        .as_ref()
+        .map(|s| s.shards.iter().filter(|e| e.index != shard.index).collect())
+        .unwrap_or_default();
+    crate::policy_doc::fnv1a32(&serde_json::to_string(&others).unwrap_or_default())
+}
+
+fn remember_shards(p: &BedrockLoggingPolicy, ctx: &Context) {
+    if ctx.shard.count > 1 && ctx.shard.index == 0 {
+        ctx.shards_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(p.name_any(), other_shards(p, ctx.shard));
+    }
+}
+
+/// Replica 0 computes the totals from every entry: another replica's new entry is a reason
+/// for a pass before the resync (its own share is steady, so it only reads).
+pub fn shards_changed(p: &BedrockLoggingPolicy, ctx: &Context) -> bool {
+    ctx.shard.count > 1
+        && ctx.shard.index == 0
+        && ctx
+            .shards_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&p.name_any())
+            .is_some_and(|seen| *seen != other_shards(p, ctx.shard))
 }
 
 /// What the status is built from (owned, so the pass can publish the same reports).

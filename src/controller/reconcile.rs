@@ -213,7 +213,9 @@ async fn run_engine(
 /// One pass of a live policy: outcome → status → events, report, export → metrics → next.
 async fn apply(p: Arc<BedrockLoggingPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     if p.spec.accounts.is_some() {
-        if let Some(wait) = not_due_yet(&p, &ctx) {
+        if let Some(wait) = not_due_yet(&p, &ctx)
+            && !super::organization::shards_changed(&p, &ctx)
+        {
             return Ok(Action::requeue(wait));
         }
         return super::organization::apply_org(p, ctx).await;

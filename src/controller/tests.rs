@@ -79,6 +79,7 @@ fn scenario_with(
         tamper: crate::controller::tamper::TamperHub::new().0,
         shard,
         org_members: Mutex::new(HashMap::new()),
+        shards_seen: Mutex::new(HashMap::new()),
     });
     Scenario { ctx, handle, fake }
 }
@@ -485,6 +486,7 @@ async fn drift_correction_emits_one_event_per_change() {
         tamper: crate::controller::tamper::TamperHub::new().0,
         shard: crate::engine::org_status::Shard::ALL,
         org_members: Mutex::new(HashMap::new()),
+        shards_seen: Mutex::new(HashMap::new()),
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(

@@ -24,11 +24,11 @@ pub const MAX_ACCOUNT_MESSAGE: usize = 160;
 pub fn member_spec(spec: &BedrockLoggingPolicySpec, account: &str) -> BedrockLoggingPolicySpec {
     let mut s = spec.clone();
     if let Some(a) = &spec.accounts {
-        let region = spec
-            .regions
-            .first()
-            .map(String::as_str)
-            .unwrap_or("us-east-1");
+        // allRegions lists no region: the partition of the operator's own region.
+        let home = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|_| "us-east-1".into());
+        let region = spec.regions.first().map(String::as_str).unwrap_or(&home);
         s.account = Some(AccountSpec {
             role_arn: Some(format!(
                 "arn:{}:iam::{account}:role/{}",
