@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::{EngineOptions, PolicyInput, PolicyReport, run_in_account};
+use super::{EngineError, EngineOptions, PolicyInput, PolicyReport, run_in_account};
 use crate::api::{AccountSpec, BedrockLoggingPolicySpec, RegionState};
 use crate::cloud::CloudFactory;
 use crate::policy_doc::partition;
@@ -81,6 +81,21 @@ async fn run_member(
         permission_grace: input.permission_grace,
     };
     let mut r = run_in_account(factory, &member, opts).await;
+    // The pin is the member's id: a mismatch means the role lives elsewhere.
+    if let Some(EngineError::AccountMismatch { expected, actual }) = &r.global_error {
+        let role = spec.account.as_ref().and_then(|a| a.role_arn.clone());
+        let fixed = EngineError::spec(
+            "spec.accounts.roleName",
+            format!(
+                "{} in member account {expected} acts in account {actual}: nothing was written; the role must belong to the member account",
+                role.unwrap_or_default()
+            ),
+        );
+        for region in &mut r.regions {
+            region.error = Some(fixed.clone());
+        }
+        r.global_error = Some(fixed);
+    }
     r.account_id.get_or_insert(account);
     r
 }
