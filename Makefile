@@ -4,7 +4,7 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug/bedrock-logging-operator
 CARGO ?= cargo
 
-.PHONY: all build demo test test-rust test-strict test-packaging packaging-tests venv crds lint fmt e2e bench bench-controller bench-tamper clean
+.PHONY: all build demo test test-rust test-strict test-packaging packaging-tests venv crds lint fmt e2e bench bench-controller bench-tamper bench-org clean
 
 all: build
 
@@ -69,6 +69,10 @@ bench-controller: venv build
 ## bench-tamper: tamper event -> Bedrock logging restored (SQS/EventBridge path), burst, own calls
 bench-tamper: venv build
 	bash hack/bench-tamper.sh
+
+## bench-org: an organization policy over 500 accounts x 4 regions (1 replica, 2 shards), allRegions
+bench-org: venv build
+	bash hack/bench-org.sh
 
 clean:
 	bash hack/moto.sh stop || true

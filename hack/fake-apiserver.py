@@ -16,14 +16,18 @@ Standard library only (http.server + threading). It serves just what
   PUT    ...bedrockloggingpolicies/NAME
   DELETE ...bedrockloggingpolicies/NAME           deletionTimestamp while finalizers remain
   PATCH  ...bedrockloggingpolicies/NAME/status    server-side apply (JSON body), merge-patch
+                                                  (apply: per field manager, see Store.apply_status)
   PUT    ...bedrockloggingpolicies/NAME/status
   POST   /apis/events.k8s.io/v1/namespaces/NS/events (and PATCH .../events/NAME, GET list)
   POST   /api/v1/namespaces/NS/events
   GET/POST/PUT/PATCH/DELETE /apis/coordination.k8s.io/v1/namespaces/NS/leases[/NAME]
 
 Debug endpoints (not Kubernetes):
-  GET  /debug/stats[?policy=NAME]   counters (status patches, Ready policies, events by reason)
+  GET  /debug/stats[?policy=NAME]   counters (status patches, Ready policies, events by reason);
+                                    with ?policy= also that policy's raw status
   GET  /debug/policies              per-policy counters and timings
+  GET  /debug/policy?name=NAME      one policy: metadata (generation, finalizers), raw status,
+                                    status field owners and status writes by field manager
   POST /debug/add[?name=N&regions=K] add one generated policy (JSON body: a full object, optional)
   POST /debug/reset-stats           zero the counters (objects are kept)
 
@@ -34,6 +38,8 @@ Usage:
       --port-file /tmp/port --kubeconfig /tmp/kubeconfig
   hack/fake-apiserver.py --print-kubeconfig --port 8001     # print a kubeconfig and exit
   hack/fake-apiserver.py --policies 1 --tamper blo-tamper  # + spec.tamperResponse.queueName
+  hack/fake-apiserver.py --policy-file org.json            # one policy from a file (JSON, or YAML
+                                                           # when PyYAML is importable)
 """
 
 import argparse
@@ -43,6 +49,7 @@ import copy
 import datetime
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -345,6 +352,11 @@ def apply_spec_defaults(spec):
         cw.setdefault("create", True)
         if isinstance(cw.get("largeDataDelivery"), dict):
             cw["largeDataDelivery"].setdefault("create", True)
+    accounts = spec.get("accounts")
+    if isinstance(accounts, dict):
+        accounts.setdefault("roleName", "BedrockLoggingOperator")
+        if isinstance(accounts.get("organization"), dict):
+            accounts["organization"].setdefault("discoveryInterval", "10m")
     return spec
 
 
@@ -378,6 +390,10 @@ class Store:
         # merge-patches `series` onto the first Event when the same event repeats).
         self.event_reasons = collections.Counter()
         self.event_reason_occurrences = collections.Counter()
+        # Server-side apply of the status: which field manager owns which top-level status key
+        # and which status.shards[] entry (by index). name -> {manager: {"keys", "shards"}}.
+        self.status_owners = {}
+        self.status_patches_by_manager = collections.Counter()
 
     # callers hold self.cond
     def _next_rv(self):
@@ -411,6 +427,7 @@ class Store:
             apply_spec_defaults(obj.setdefault("spec", {}))
             self.policies[name] = obj
             self.pstats[name] = PolicyStats()
+            self.status_owners[name] = {}
             self.counters["policies_created"] += 1
             self._emit("ADDED", obj)
             return copy.deepcopy(obj)
@@ -444,6 +461,7 @@ class Store:
         meta["resourceVersion"] = self._next_rv()
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             del self.policies[name]
+            self.status_owners.pop(name, None)
             self.counters["policies_deleted"] += 1
             self._emit("DELETED", new)
             return copy.deepcopy(new)
@@ -516,39 +534,117 @@ class Store:
                     self._emit("MODIFIED", obj)
                 return copy.deepcopy(obj)
             del self.policies[name]
+            self.status_owners.pop(name, None)
             meta["resourceVersion"] = self._next_rv()
             self.counters["policies_deleted"] += 1
             self._emit("DELETED", obj)
             return copy.deepcopy(obj)
 
     def write_status(self, name, status, how):
+        """A write of the whole status (merge-patch, json-patch, PUT): the result replaces it.
+        Status keys and shard entries that are gone lose their apply owners."""
         with self.cond:
             if name not in self.policies:
                 raise not_found(f"{PLURAL}.{GROUP}", name)
-            st = self.pstats[name]
-            st.status_patches += 1
-            self.counters["status_patches"] += 1
-            self.counters[f"status_patches_{how}"] += 1
-            old = self.policies[name]
-            if old.get("status") == status:
-                self.counters["status_patches_noop"] += 1
-                return copy.deepcopy(old)
-            new = copy.deepcopy(old)
-            if status is None:
-                new.pop("status", None)
+            owners = self.status_owners.setdefault(name, {})
+            keys = set(status) if isinstance(status, dict) else set()
+            indexes = {e.get("index") for e in (status or {}).get("shards") or []
+                       if isinstance(e, dict)} if isinstance(status, dict) else set()
+            for o in owners.values():
+                o["keys"] &= keys
+                o["shards"] &= indexes
+            return self._commit_status(name, status, how)
+
+    def apply_status(self, name, patch, manager):
+        """Server-side apply of the status subresource by `manager` (force=true), as a real API
+        server does it for this CRD's status: every top-level key in the patch replaces the
+        stored one and becomes `manager`'s; `status.shards` is a list-map keyed by `index`
+        (x-kubernetes-list-type: map): each entry of the patch replaces or adds the entry of the
+        same index, other entries are kept. Keys and entries `manager` applied before and leaves
+        out now are removed, unless another manager also owns them. (Nested list-maps other
+        than shards, e.g. conditions or regions, are replaced whole: only one manager writes
+        them.)"""
+        with self.cond:
+            if name not in self.policies:
+                raise not_found(f"{PLURAL}.{GROUP}", name)
+            if patch is not None and not isinstance(patch, dict):
+                raise ApiError(422, "Invalid", "status: must be an object")
+            patch = {k: v for k, v in (patch or {}).items() if v is not None}
+            shards_patch = patch.pop("shards", None)
+            if shards_patch is not None and not isinstance(shards_patch, list):
+                raise ApiError(422, "Invalid", "status.shards: must be a list")
+            entries = {}
+            for e in shards_patch or []:
+                if not isinstance(e, dict) or not isinstance(e.get("index"), int):
+                    raise ApiError(422, "Invalid",
+                                   "status.shards: Invalid value: each entry needs an integer "
+                                   "index (the list-map key)")
+                if e["index"] in entries:
+                    raise ApiError(422, "Invalid", f"status.shards: Duplicate value: "
+                                   f"{{\"index\":{e['index']}}}")
+                entries[e["index"]] = e
+            self.status_patches_by_manager[manager] += 1
+            owners = self.status_owners.setdefault(name, {})
+            mine = owners.setdefault(manager, {"keys": set(), "shards": set()})
+            others = [o for m, o in owners.items() if m != manager]
+            old = copy.deepcopy(self.policies[name].get("status") or {})
+            new = old
+            # Keys this manager applied before and leaves out now: removed if nobody else has them.
+            for k in mine["keys"] - set(patch):
+                if not any(k in o["keys"] for o in others):
+                    new.pop(k, None)
+            for k, v in patch.items():
+                new[k] = copy.deepcopy(v)
+                for o in others:  # force=true: the other managers lose the field
+                    o["keys"].discard(k)
+            mine["keys"] = set(patch)
+            # status.shards: merged by index.
+            shards = [e for e in new.get("shards") or [] if isinstance(e, dict)]
+            dropped = {i for i in mine["shards"] - set(entries)
+                       if not any(i in o["shards"] for o in others)}
+            shards = [e for e in shards if e.get("index") not in dropped]
+            for i, e in entries.items():
+                for pos, cur in enumerate(shards):
+                    if cur.get("index") == i:
+                        shards[pos] = copy.deepcopy(e)
+                        break
+                else:
+                    shards.append(copy.deepcopy(e))
+                for o in others:
+                    o["shards"].discard(i)
+            mine["shards"] = set(entries)
+            if shards:
+                new["shards"] = shards
             else:
-                new["status"] = copy.deepcopy(status)
-            st.status_changes += 1
-            self.counters["status_changes"] += 1
-            new["metadata"]["resourceVersion"] = self._next_rv()
-            self.policies[name] = new
-            t = time.monotonic()
-            if st.first_status is None:
-                st.first_status = t
-            if st.first_ready is None and ready_true(new):
-                st.first_ready = t
-            self._emit("MODIFIED", new)
-            return copy.deepcopy(new)
+                new.pop("shards", None)
+            return self._commit_status(name, new or None, "apply")
+
+    # callers hold self.cond
+    def _commit_status(self, name, status, how):
+        st = self.pstats[name]
+        st.status_patches += 1
+        self.counters["status_patches"] += 1
+        self.counters[f"status_patches_{how}"] += 1
+        old = self.policies[name]
+        if old.get("status") == status or (not old.get("status") and not status):
+            self.counters["status_patches_noop"] += 1
+            return copy.deepcopy(old)
+        new = copy.deepcopy(old)
+        if status is None:
+            new.pop("status", None)
+        else:
+            new["status"] = copy.deepcopy(status)
+        st.status_changes += 1
+        self.counters["status_changes"] += 1
+        new["metadata"]["resourceVersion"] = self._next_rv()
+        self.policies[name] = new
+        t = time.monotonic()
+        if st.first_status is None:
+            st.first_status = t
+        if st.first_ready is None and ready_true(new):
+            st.first_ready = t
+        self._emit("MODIFIED", new)
+        return copy.deepcopy(new)
 
     def list_policies(self, selector, limit, cont):
         with self.cond:
@@ -626,10 +722,34 @@ class Store:
                 "median_time_to_ready_s":
                     round(lat_ready[len(lat_ready) // 2], 3) if lat_ready else None,
                 "status_patches_by_policy": {n: s.status_patches for n, s in self.pstats.items()},
+                "status_patches_by_manager": dict(self.status_patches_by_manager),
             }
             if policy is not None:
                 out["policy"] = self._policy_stats(policy)
+                if out["policy"] is not None:
+                    obj = self.policies.get(policy)
+                    out["policy"]["status"] = copy.deepcopy(obj.get("status")) if obj else None
             return out
+
+    def policy_detail(self, name):
+        with self.cond:
+            obj = self.policies.get(name)
+            if obj is None:
+                raise not_found(f"{PLURAL}.{GROUP}", name)
+            meta = obj["metadata"]
+            owners = self.status_owners.get(name) or {}
+            return {
+                "name": name,
+                "generation": meta.get("generation"),
+                "resourceVersion": meta.get("resourceVersion"),
+                "finalizers": list(meta.get("finalizers") or []),
+                "deletionTimestamp": meta.get("deletionTimestamp"),
+                "ready": ready_true(obj),
+                "status": copy.deepcopy(obj.get("status")),
+                "status_owners": {m: {"keys": sorted(o["keys"]), "shards": sorted(o["shards"])}
+                                  for m, o in sorted(owners.items())},
+                "stats": self._policy_stats(name),
+            }
 
     def _policy_stats(self, name):
         s = self.pstats.get(name)
@@ -662,6 +782,7 @@ class Store:
             self.unknown.clear()
             self.event_reasons.clear()
             self.event_reason_occurrences.clear()
+            self.status_patches_by_manager.clear()
             for s in self.pstats.values():
                 s.status_patches = s.status_changes = s.finalizer_patches = 0
 
@@ -735,6 +856,16 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "fake-apiserver/1"
     store: Store = None
     cfg = None
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+        # holds the body until the client's delayed ACK (~40 ms) on a kept-alive connection,
+        # i.e. every request after a connection's first one would take 40 ms.
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     def log_message(self, fmt, *args):  # quiet unless --verbose
         if self.cfg.verbose:
@@ -855,6 +986,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, st.stats(q.get("policy")))
         if path == "/debug/policies" and method == "GET":
             return self._send(200, st.policy_table())
+        if path == "/debug/policy" and method == "GET":
+            if not q.get("name"):
+                raise ApiError(400, "BadRequest", "/debug/policy needs ?name=NAME")
+            return self._send(200, st.policy_detail(q["name"]))
         if path == "/debug/reset-stats" and method == "POST":
             st.reset_stats()
             return self._send(200, {"ok": True})
@@ -922,7 +1057,8 @@ class Handler(BaseHTTPRequestHandler):
                         or body.get("kind") != KIND:
                     raise ApiError(400, "BadRequest",
                                    f"apply patch must set apiVersion {API_VERSION} and kind {KIND}")
-                return self._send(200, st.write_status(name, body.get("status"), "apply"))
+                return self._send(200, st.apply_status(name, body.get("status"),
+                                                       q["fieldManager"]))
             if ctype == "application/merge-patch+json":
                 cur = st.get_policy(name)
                 new = merge_patch(cur, body or {})
@@ -1125,6 +1261,28 @@ def kubeconfig(port, token="fake-token"):
     }, indent=2) + "\n"
 
 
+def load_policy_file(path):
+    """One policy object from a JSON file, or from a YAML file when PyYAML is importable."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        obj = json.loads(text)
+    except ValueError as json_err:
+        try:
+            import yaml  # optional: the server itself needs only the standard library
+        except ImportError:
+            raise ValueError(f"not JSON ({json_err}) and PyYAML is not installed for YAML")
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        if len(docs) != 1:
+            raise ValueError(f"expected one YAML document, found {len(docs)}")
+        obj = docs[0]
+    if not isinstance(obj, dict):
+        raise ValueError("the file must hold one object")
+    if obj.get("kind", KIND) != KIND:
+        raise ValueError(f"kind {obj.get('kind')!r} is not {KIND}")
+    return obj
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1143,6 +1301,9 @@ def main(argv=None):
     ap.add_argument("--resync", default="5m", help="spec.resyncInterval of generated policies")
     ap.add_argument("--tamper", metavar="QUEUE",
                     help="give generated policies spec.tamperResponse.queueName QUEUE")
+    ap.add_argument("--policy-file", action="append", default=[], metavar="PATH",
+                    help="also serve the policy in PATH (a JSON object; YAML needs PyYAML), with "
+                         "the CRD's defaults applied; repeatable")
     ap.add_argument("--bookmark-interval", type=float, default=15.0, help="seconds")
     ap.add_argument("--watch-timeout", type=int, default=290,
                     help="watch length when the client gives no timeoutSeconds")
@@ -1165,6 +1326,14 @@ def main(argv=None):
         store.add_policy(generate_policy(i, REGIONS[:cfg.regions], cfg.bucket_template,
                                          cfg.account_base, cfg.same_account, cfg.cloudwatch,
                                          cfg.resync, tamper=cfg.tamper))
+    for path in cfg.policy_file:
+        try:
+            obj = load_policy_file(path)
+            store.add_policy(obj)
+        except (OSError, ValueError) as e:
+            ap.error(f"--policy-file {path}: {e}")
+        except ApiError as e:
+            ap.error(f"--policy-file {path}: {e.message}")
     store.reset_stats()
     for s in store.pstats.values():
         s.created = time.monotonic()
@@ -1180,8 +1349,8 @@ def main(argv=None):
             f.write(f"{port}\n")
         import os
         os.replace(cfg.port_file + ".tmp", cfg.port_file)
-    print(f"fake-apiserver: listening on http://127.0.0.1:{port} with {cfg.policies} policies",
-          flush=True)
+    print(f"fake-apiserver: listening on http://127.0.0.1:{port} with {len(store.policies)} "
+          f"policies", flush=True)
     try:
         httpd.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -249,6 +249,20 @@ async fn write_status(
     i: &OrgInputsOwned,
     ctx: &Context,
 ) -> Result<bool, ReconcileError> {
+    let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
+    // Replica 0 sums every replica's entry: read them as they are now, not as they were when
+    // this (possibly long) pass started.
+    let fresh = if i.shard.count > 1 && i.shard.index == 0 {
+        match api.get_status(&p.name_any()).await {
+            Ok(latest) => latest.status,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot re-read the status; using the cached one");
+                p.status.clone()
+            }
+        }
+    } else {
+        p.status.clone()
+    };
     let inputs = OrgStatusInputs {
         summary: &i.summary,
         members: &i.members,
@@ -256,9 +270,8 @@ async fn write_status(
         shard: i.shard,
         generation: i.generation,
         now: Timestamp::now(),
-        previous: p.status.as_ref(),
+        previous: fresh.as_ref(),
     };
-    let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
     if i.shard.count > 1 && i.shard.index != 0 {
         let entry = shard_entry(&inputs);
         let unchanged = p
@@ -283,7 +296,7 @@ async fn write_status(
         return Ok(false);
     }
     let status = build_org_status(&inputs);
-    if p.status
+    if fresh
         .as_ref()
         .is_none_or(|old| !materially_equal(&without_other_shards(old, i.shard), &status))
     {
