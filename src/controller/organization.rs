@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::conflicts::StoreOwnership;
-use super::reconcile::{ReconcileError, backoff, resync};
+use super::reconcile::{ReconcileError, apply_status, backoff, is_ready, resync};
 use super::{Context, FIELD_MANAGER};
 use crate::api::{BedrockLoggingPolicy, OrganizationSpec};
 use crate::cloud::AccountTarget;
@@ -280,18 +279,8 @@ async fn write_status(
             .and_then(|s| s.shards.iter().find(|e| e.index == entry.index))
             == Some(&entry);
         if !unchanged {
-            let patch = json!({
-                "apiVersion": "bedrocklogging.io/v1alpha1",
-                "kind": "BedrockLoggingPolicy",
-                "status": {"shards": [entry]},
-            });
             let manager = format!("{FIELD_MANAGER}-shard-{}", i.shard.index);
-            api.patch_status(
-                &p.name_any(),
-                &PatchParams::apply(&manager).force(),
-                &Patch::Apply(&patch),
-            )
-            .await?;
+            apply_status(ctx, &p.name_any(), json!({"shards": [entry]}), &manager).await?;
         }
         return Ok(false);
     }
@@ -300,22 +289,9 @@ async fn write_status(
         .as_ref()
         .is_none_or(|old| !materially_equal(&without_other_shards(old, i.shard), &status))
     {
-        let patch = json!({
-            "apiVersion": "bedrocklogging.io/v1alpha1",
-            "kind": "BedrockLoggingPolicy",
-            "status": status,
-        });
-        api.patch_status(
-            &p.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+        apply_status(ctx, &p.name_any(), json!(status), FIELD_MANAGER).await?;
     }
-    Ok(status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True"))
+    Ok(is_ready(&status))
 }
 
 /// The status as replica 0 owns it (the other replicas' entries are theirs).
@@ -428,17 +404,7 @@ async fn write_reports(p: &BedrockLoggingPolicy, members: &[PolicyReport], ctx: 
 /// first error.
 pub async fn delete_org(p: &BedrockLoggingPolicy, ctx: &Context) -> PolicyReport {
     let name = p.name_any();
-    let mut out = PolicyReport {
-        policy: name.clone(),
-        mode: p.spec.mode,
-        account_id: None,
-        global_error: None,
-        regions: vec![],
-        global_pending: vec![],
-        global_applied: vec![],
-        permissions_changed: false,
-        regions_gone: vec![],
-    };
+    let mut out = PolicyReport::empty(&name, p.spec.mode);
     if !crate::engine::delete::deletion_writes(&p.spec) {
         return out;
     }

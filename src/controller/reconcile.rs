@@ -320,23 +320,38 @@ async fn write_status(
         .as_ref()
         .is_none_or(|old| !materially_equal(old, &status))
     {
-        let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
-        let patch = json!({
-            "apiVersion": "bedrocklogging.io/v1alpha1",
-            "kind": "BedrockLoggingPolicy",
-            "status": status,
-        });
-        api.patch_status(
-            &p.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+        apply_status(ctx, &p.name_any(), json!(status), FIELD_MANAGER).await?;
     }
-    Ok(status
+    Ok(is_ready(&status))
+}
+
+/// Server-side apply of (part of) a policy's status under `manager`.
+pub(super) async fn apply_status(
+    ctx: &Context,
+    name: &str,
+    status: serde_json::Value,
+    manager: &str,
+) -> Result<(), kube::Error> {
+    let api: Api<BedrockLoggingPolicy> = Api::all(ctx.client.clone());
+    let patch = json!({
+        "apiVersion": "bedrocklogging.io/v1alpha1",
+        "kind": "BedrockLoggingPolicy",
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) fn is_ready(status: &crate::api::BedrockLoggingPolicyStatus) -> bool {
+    status
         .conditions
         .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True"))
+        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 fn record_metrics(

@@ -83,17 +83,7 @@ pub async fn run_deletion(
     input: &PolicyInput<'_>,
     opts: &EngineOptions,
 ) -> PolicyReport {
-    let mut report = PolicyReport {
-        policy: input.name.to_string(),
-        mode: input.spec.mode,
-        account_id: None,
-        global_error: None,
-        regions: vec![],
-        global_pending: vec![],
-        global_applied: vec![],
-        permissions_changed: false,
-        regions_gone: vec![],
-    };
+    let mut report = PolicyReport::empty(input.name, input.spec.mode);
     if !deletion_writes(input.spec) {
         return report; // Audit never writes; Retain leaves AWS as it is: no AWS call at all.
     }

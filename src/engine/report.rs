@@ -87,6 +87,21 @@ pub struct PolicyReport {
 }
 
 impl PolicyReport {
+    /// A report with nothing in it yet (deletion fills in what it did).
+    pub fn empty(policy: &str, mode: Mode) -> Self {
+        PolicyReport {
+            policy: policy.to_string(),
+            mode,
+            account_id: None,
+            global_error: None,
+            regions: vec![],
+            global_pending: vec![],
+            global_applied: vec![],
+            permissions_changed: false,
+            regions_gone: vec![],
+        }
+    }
+
     pub fn global_failure(
         input: &PolicyInput<'_>,
         account: Option<String>,
