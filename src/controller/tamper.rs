@@ -26,7 +26,7 @@ const VISIBILITY_AUDIT: i32 = 43_200;
 /// At most this many long polls in flight (every queue of every policy).
 const MAX_POLLS: usize = 128;
 /// A burst is over once the queue stayed empty this long (the delay it adds to a repair)...
-const QUIET: Duration = Duration::from_millis(250);
+const QUIET: Duration = Duration::from_millis(500);
 /// ...or this long after its first message (a steady flood still gets passes).
 const DRAIN_LIMIT: Duration = Duration::from_secs(3);
 /// Message ids an Audit listener remembers (it cannot delete what it reported).
@@ -104,6 +104,11 @@ impl TamperHub {
                 record,
                 receipt: None,
             });
+    }
+
+    /// Events waiting for the policy's next pass.
+    pub fn pending_count(&self, policy: &str) -> usize {
+        self.st().pending.get(policy).map_or(0, Vec::len)
     }
 
     pub fn has_pending(&self, policy: &str) -> bool {
@@ -214,7 +219,8 @@ impl TamperHub {
         }
     }
 
-    /// Take a batch from one queue; true when it holds a tamper event for the policy.
+    /// Take a batch from one queue; true when it holds a tamper event for the policy and no
+    /// earlier event is already waiting for a pass (that pass will take these too).
     fn accept(
         &self,
         key: &(String, String),
@@ -230,6 +236,8 @@ impl TamperHub {
         };
         let mut discard = Vec::new();
         let mut hit = false;
+        // A pass is already asked for while earlier events wait for it: no second trigger.
+        let already_waiting = st.pending.get(&key.0).is_some_and(|v| !v.is_empty());
         for m in batch {
             match classify(&m.body, &watch, own) {
                 Verdict::Tamper(record, label) => {
@@ -249,7 +257,7 @@ impl TamperHub {
                 Verdict::Own | Verdict::Ignored => discard.push(m.receipt),
             }
         }
-        (hit, discard)
+        (hit && !already_waiting, discard)
     }
 }
 
