@@ -124,6 +124,7 @@ RULES = [
     "s3_expected_owner",
     "s3_require_expected_owner",
     "sts_assume_role_trust",
+    "organizations_rate",
 ]
 
 DEFAULT_CONFIG = {
@@ -135,7 +136,12 @@ DEFAULT_CONFIG = {
         "iam_eventual_consistency": {"calls": 1, "ms": 0},
         "logs_kms_access": {"calls": 1, "ms": 0},
     },
-    "limits": {"trust_policy_chars": 2048, "role_inline_policy_chars": 10240},
+    "limits": {
+        "trust_policy_chars": 2048,
+        "role_inline_policy_chars": 10240,
+        # AWS Organizations throttles listing calls (about one per second per account).
+        "organizations_min_interval_ms": 500,
+    },
     "options": {"bedrock_check_role_policy": True, "cloudtrail_extra_types": []},
 }
 
@@ -178,6 +184,7 @@ DATA_EVENT_TYPES = frozenset(
 )
 
 JSON_TARGETS = {
+    "organizations": "AWSOrganizationsV20161128.",
     "kms": "TrentService.",
     "logs": "Logs_20140328.",
     "cloudtrail": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
@@ -683,6 +690,7 @@ class StrictProxy:
             self.kms_new_keys = {}        # (account, region, key_id) -> Window   (ops)
             self.kms_list_lag = {}        # (account, region, key_id) -> Window   (ListKeys)
             self.iam_new_roles = {}       # (account, role_name) -> Window
+            self.org_last_call = {}       # account -> monotonic time of its last Organizations call
             self.logs_key_changed = {}    # (account, region, key_id) -> Window
             self.logs_kms_overlay = {}    # (account, region, group) -> key arn or None (hidden)
 
@@ -887,6 +895,24 @@ class StrictProxy:
             if post is not None:
                 resp = post(req, resp) or resp
         return resp
+
+    # ==== Organizations =====================================================================
+
+    def pre_organizations(self, req):
+        """organizations_rate: calls from one account closer together than the limit are
+        throttled, as AWS Organizations does (TooManyRequestsException)."""
+        if not self.enabled("organizations_rate"):
+            return None
+        gap = self.config["limits"]["organizations_min_interval_ms"] / 1000.0
+        now = time.monotonic()
+        with self.lock:
+            last = self.org_last_call.get(req.account)
+            self.org_last_call[req.account] = now
+        if last is not None and now - last < gap:
+            msg = "AWS Organizations can't complete your request because the rate of requests exceeded the limit"
+            self.fire("organizations_rate", req, "%s (%.0f ms after the previous call)" % (msg, 1000 * (now - last)))
+            return json_error("TooManyRequestsException", msg, 400)
+        return None
 
     # ==== CloudTrail ========================================================================
 

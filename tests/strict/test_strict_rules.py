@@ -1037,3 +1037,19 @@ def test_chunked_request_body_and_expect_continue(stack):
     s3 = stack.client("s3")
     assert s3.get_object(Bucket="chunk-bucket", Key="chunked.txt")["Body"].read() == b"hello chunked"
     assert s3.get_object(Bucket="chunk-bucket", Key="expect.txt")["Body"].read() == b"after continue"
+
+
+def test_organizations_calls_are_throttled_when_closer_than_the_limit(stack):
+    org = stack.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    time.sleep(0.6)
+    root = org.list_roots()["Roots"][0]["Id"]
+    # A paced caller passes...
+    time.sleep(0.6)
+    org.list_accounts_for_parent(ParentId=root)
+    assert stack.log("organizations_rate") == []
+    # ...one that calls again at once is throttled, as AWS does.
+    with pytest.raises(ClientError) as e:
+        org.list_organizational_units_for_parent(ParentId=root)
+    assert code_of(e) == "TooManyRequestsException"
+    assert stack.log("organizations_rate")[-1]["operation"] == "ListOrganizationalUnitsForParent"
