@@ -44,18 +44,25 @@ pub fn conflicts_for(
     all: &[BedrockLoggingPolicy],
     operator_account: Option<&str>,
 ) -> BTreeMap<String, String> {
-    conflicts_with_members(me, my_account, my_regions, all, operator_account, &|_| None)
+    conflicts_with_members(
+        me,
+        my_account,
+        my_regions,
+        all,
+        operator_account,
+        &|_, _| None,
+    )
 }
 
 /// [`conflicts_for`], knowing the member accounts organization policies last discovered
-/// (`members(policy)`; None: not discovered yet, so any account).
+/// (`is_member(policy, account)`; None: not discovered yet, so any account).
 pub fn conflicts_with_members(
     me: &BedrockLoggingPolicy,
     my_account: &str,
     my_regions: &[String],
     all: &[BedrockLoggingPolicy],
     operator_account: Option<&str>,
-    members: &(dyn Fn(&str) -> Option<Vec<String>> + Sync),
+    is_member: &(dyn Fn(&str, &str) -> Option<bool> + Sync),
 ) -> BTreeMap<String, String> {
     let my_age = age_key(me);
     let mut out = BTreeMap::new();
@@ -65,9 +72,7 @@ pub fn conflicts_with_members(
         }
         let elsewhere = match &other.spec.accounts {
             // An organization policy governs its members (any account until they are listed).
-            Some(_) => {
-                members(&other.name_any()).is_some_and(|m| !m.iter().any(|a| a == my_account))
-            }
+            Some(_) => is_member(&other.name_any(), my_account) == Some(false),
             None => governed_account(other, operator_account).is_some_and(|a| a != my_account),
         };
         if elsewhere {
@@ -100,8 +105,9 @@ pub struct StoreOwnership<'a> {
     pub me: &'a BedrockLoggingPolicy,
     pub all: &'a [BedrockLoggingPolicy],
     pub operator_account: Option<&'a str>,
-    /// Member accounts of organization policies, as last discovered.
-    pub members: &'a (dyn Fn(&str) -> Option<Vec<String>> + Sync),
+    /// Whether an account is a member of an organization policy, as last discovered (None:
+    /// not listed yet).
+    pub members: &'a (dyn Fn(&str, &str) -> Option<bool> + Sync),
 }
 
 impl crate::engine::Ownership for StoreOwnership<'_> {

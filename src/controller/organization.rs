@@ -88,6 +88,20 @@ pub async fn members(
     Ok((accounts, removed))
 }
 
+/// Whether `account` is a member of organization policy `policy` as last listed (None: not
+/// listed yet). The list is sorted.
+pub fn is_member(ctx: &Context, policy: &str, account: &str) -> Option<bool> {
+    ctx.org_members
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(policy)
+        .map(|m| {
+            m.accounts
+                .binary_search_by(|a| a.as_str().cmp(account))
+                .is_ok()
+        })
+}
+
 /// The members this replica reconciles.
 pub fn my_share(accounts: &[String], shard: Shard) -> Vec<String> {
     accounts
@@ -127,13 +141,7 @@ pub async fn apply_org(
     let removed = my_share(&removed, ctx.shard);
     let all = (ctx.policies)();
     let operator = super::reconcile::operator_account(&ctx).await;
-    let known = |policy: &str| {
-        ctx.org_members
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(policy)
-            .map(|m| m.accounts.clone())
-    };
+    let known = |policy: &str, account: &str| is_member(&ctx, policy, account);
     let ownership = StoreOwnership {
         me: &p,
         all: &all,

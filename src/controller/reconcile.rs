@@ -167,13 +167,7 @@ async fn run_engine(
     } else {
         operator_account(ctx).await
     };
-    let known = |policy: &str| {
-        ctx.org_members
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(policy)
-            .map(|m| m.accounts.clone())
-    };
+    let known = |policy: &str, account: &str| super::organization::is_member(ctx, policy, account);
     let ownership = StoreOwnership {
         me: p,
         all: &all,
