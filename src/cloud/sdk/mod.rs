@@ -139,47 +139,33 @@ pub struct RegionClients {
     pub events: aws_sdk_eventbridge::Client,
 }
 
+/// A client of SDK crate `$sdk` for region `$r`, from the base configuration.
+macro_rules! regional {
+    ($sdk:ident, $base:expr, $r:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($base)
+                .region($r.clone())
+                .build(),
+        )
+    };
+}
+
 impl RegionClients {
     pub fn from_config(base: &SdkConfig, region: &str) -> Self {
         let r = Region::new(region.to_string());
-        let path_style = base.endpoint_url().is_some();
         RegionClients {
-            kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(base)
-                    .region(r.clone())
-                    .build(),
-            ),
+            kms: regional!(aws_sdk_kms, base, r),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(base)
                     .region(r.clone())
-                    .force_path_style(path_style)
+                    .force_path_style(base.endpoint_url().is_some())
                     .build(),
             ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(base)
-                    .region(r.clone())
-                    .build(),
-            ),
-            bedrock: aws_sdk_bedrock::Client::from_conf(
-                aws_sdk_bedrock::config::Builder::from(base)
-                    .region(r.clone())
-                    .build(),
-            ),
-            trail: aws_sdk_cloudtrail::Client::from_conf(
-                aws_sdk_cloudtrail::config::Builder::from(base)
-                    .region(r.clone())
-                    .build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(base)
-                    .region(r.clone())
-                    .build(),
-            ),
-            events: aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::config::Builder::from(base)
-                    .region(r)
-                    .build(),
-            ),
+            logs: regional!(aws_sdk_cloudwatchlogs, base, r),
+            bedrock: regional!(aws_sdk_bedrock, base, r),
+            trail: regional!(aws_sdk_cloudtrail, base, r),
+            sqs: regional!(aws_sdk_sqs, base, r),
+            events: regional!(aws_sdk_eventbridge, base, r),
         }
     }
 }
@@ -233,10 +219,10 @@ impl ClientPool {
         let mut map = self.securityhub.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(region.to_string())
             .or_insert_with(|| {
-                aws_sdk_securityhub::Client::from_conf(
-                    aws_sdk_securityhub::config::Builder::from(&self.base)
-                        .region(Region::new(region.to_string()))
-                        .build(),
+                regional!(
+                    aws_sdk_securityhub,
+                    &self.base,
+                    Region::new(region.to_string())
                 )
             })
             .clone()
