@@ -175,8 +175,25 @@ pub async fn observe_tamper(
 }
 
 /// The queue attributes the judge requires: SSE-SQS and the policy admitting only the rule.
-fn queue_attributes(d: &TamperDesired, with_sse: bool) -> Vec<(String, String)> {
-    let mut out = vec![("Policy".to_string(), d.queue_policy().to_string())];
+/// `current`: the queue's policy today, whose Deny statements are kept (they only narrow who
+/// may send); its Allow statements admitting anyone else are what the rewrite removes.
+fn queue_attributes(
+    d: &TamperDesired,
+    current: Option<&str>,
+    with_sse: bool,
+) -> Vec<(String, String)> {
+    let mut doc = d.queue_policy();
+    let denies: Vec<Value> = current
+        .and_then(|t| crate::policy_doc::parse_document(t).ok())
+        .map(|c| crate::policy_doc::statements(&c))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Deny"))
+        .collect();
+    if let Some(list) = doc["Statement"].as_array_mut() {
+        list.extend(denies);
+    }
+    let mut out = vec![("Policy".to_string(), doc.to_string())];
     if with_sse {
         out.push(("SqsManagedSseEnabled".to_string(), "true".to_string()));
     }
@@ -189,7 +206,7 @@ pub fn plan_tamper(d: &TamperDesired, o: &TamperObserved) -> Vec<Change> {
     match &o.queue {
         None => out.push(Change::CreateQueue {
             name: d.queue.clone(),
-            attributes: queue_attributes(d, true),
+            attributes: queue_attributes(d, None, true),
         }),
         Some(q) => {
             let rule_arn = o
@@ -207,7 +224,7 @@ pub fn plan_tamper(d: &TamperDesired, o: &TamperObserved) -> Vec<Change> {
                 if !sse_ok {
                     summary.push("SSE-SQS enabled".to_string());
                 }
-                let mut attributes = queue_attributes(d, !sse_ok);
+                let mut attributes = queue_attributes(d, q.policy.as_deref(), !sse_ok);
                 if policy_ok {
                     attributes.retain(|(k, _)| k != "Policy");
                 }
@@ -382,6 +399,8 @@ mod tests {
         doc["Statement"].as_array_mut().unwrap().push(json!({
             "Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": d.queue_arn
         }));
+        let deny = json!({"Sid": "Foreign", "Effect": "Deny", "Principal": "*", "Action": "sqs:PurgeQueue", "Resource": d.queue_arn});
+        doc["Statement"].as_array_mut().unwrap().push(deny.clone());
         o.queue.as_mut().unwrap().policy = Some(doc.to_string());
         let gap = wiring_gap(&d, &o).unwrap();
         assert!(gap.contains("policy"), "{gap}");
@@ -391,6 +410,15 @@ mod tests {
             Change::SetQueueAttributes { attributes, .. } => {
                 assert_eq!(attributes.len(), 1);
                 assert_eq!(attributes[0].0, "Policy");
+                // The widening Allow goes; the foreign Deny (it only narrows) stays.
+                let new: Value = serde_json::from_str(&attributes[0].1).unwrap();
+                let stmts = new["Statement"].as_array().unwrap();
+                assert_eq!(stmts.len(), 2, "{new}");
+                assert!(stmts.contains(&deny));
+                assert_eq!(
+                    judge::queue_admits_only(Some(&attributes[0].1), &d.queue_arn, &d.rule_arn),
+                    Ok(())
+                );
             }
             other => panic!("{other:?}"),
         }
