@@ -32,13 +32,14 @@ ARTIFACTS = pathlib.Path(os.environ.get("E2E_ARTIFACTS", "/tmp/blo-e2e"))
 FINALIZER = "bedrocklogging.io/finalizer"
 CRD_NAME = "bedrockloggingpolicies.bedrocklogging.io"
 # Every policy this suite creates (leftovers from an interrupted run are removed first).
-NAMES = ["demo", "e2e-audit", "e2e-conflict", "e2e-disable", "e2e-audit-delete"]
+NAMES = ["demo", "e2e-audit", "e2e-conflict", "e2e-disable", "e2e-audit-delete", "e2e-tamper"]
 REPORT_CRD = "clusterreports.openreports.io"
 REPORT_CRD_FILE = ROOT / "tests/packaging/fixtures/thirdparty-crds/openreports.io_clusterreports.yaml"
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 AUDIT_REGION = "eu-central-1"
 AUDIT_DELETE_REGION = "ca-central-1"  # only the Audit deletion test uses it
 DISABLE_REGION = "us-west-2"
+TAMPER_REGION = "ap-south-1"  # only the tamper-response test uses it
 DRIFT_DEADLINE_S = 90  # demo.yaml: resyncInterval 1m, plus slack
 
 
@@ -572,3 +573,52 @@ def test_delete_with_retain_keeps_logging(controller, aws):
         assert aws.bucket_exists(f"demo-bedrock-logs-{aws.account}-{r}", r)
         key = aws.alias_key("alias/bedrock-logging-demo", r)
         assert key and key["KeyState"] == "Enabled"
+
+
+def test_a_tamper_event_is_repaired_at_once_and_reported(controller, aws):
+    """SPEC §3 step 7 on a real API server: with resyncInterval 24h, a CloudTrail-shaped event
+    (delivered by EventBridge to the policy's queue) gets logging back within seconds, and the
+    status and an Event name the actor."""
+    name = "e2e-tamper"
+    apply_obj({
+        "apiVersion": "bedrocklogging.io/v1alpha1", "kind": "BedrockLoggingPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "regions": [TAMPER_REGION],
+            "kmsKey": {"create": {"alias": "alias/e2e-tamper"}},
+            "s3": {"bucketName": "e2e-tamper-{accountId}-{region}"},
+            "tamperResponse": {"queueName": "e2e-tamper"},
+            "resyncInterval": "24h",
+        },
+    })
+    try:
+        kubectl("wait", "--for=condition=Ready", f"blp/{name}", "--timeout=120s", timeout=130)
+        aws.client("bedrock", TAMPER_REGION).delete_model_invocation_logging_configuration()
+        intruder = f"arn:aws:iam::{aws.account}:user/e2e-intruder"
+        detail = {
+            "eventVersion": "1.09", "eventSource": "bedrock.amazonaws.com",
+            "eventName": "DeleteModelInvocationLoggingConfiguration",
+            "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "awsRegion": TAMPER_REGION, "userIdentity": {"type": "IAMUser", "arn": intruder},
+            "requestParameters": None, "eventType": "AwsApiCall", "managementEvent": True,
+        }
+        started = time.monotonic()
+        out = aws.client("events", TAMPER_REGION).put_events(Entries=[{
+            "Source": "aws.bedrock", "DetailType": "AWS API Call via CloudTrail",
+            "Detail": json.dumps(detail)}])
+        assert out["FailedEntryCount"] == 0
+        wait_until(lambda: aws.logging_config(TAMPER_REGION) is not None, 30,
+                   "the tamper event to get logging repaired", interval=0.1)
+        print(f"MEASURE tamper_event_to_logging_restored_s={time.monotonic() - started:.2f}")
+
+        def last_tamper():
+            return (region_status(get_blp(name), TAMPER_REGION) or {}).get("lastTamper")
+
+        seen = wait_until(last_tamper, 30, "status.regions[].lastTamper")
+        assert seen["actor"] == intruder
+        assert seen["event"] == "bedrock.amazonaws.com:DeleteModelInvocationLoggingConfiguration"
+        wait_until(lambda: [e for e in events_for(name) if e.get("reason") == "TamperDetected"],
+                   30, "a TamperDetected event")
+        assert "bedrock_logging_tamper_events_total" in metrics(controller)
+    finally:
+        delete_policy(name)
