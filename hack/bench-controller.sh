@@ -9,6 +9,8 @@
 #   idle_rss_mib / idle_peak_rss_mib    controller with no policy, after ~5 s
 #   time_to_all_status_s / time_to_all_ready_s / ready_policies=N/100
 #   loaded_rss_mib                      RSS once every policy has been reconciled
+#   loaded_rss_anon_mib / _file_mib     the same split into anonymous (heap, stacks) and file
+#                                       pages (the binary and its libraries)
 #   status_patches_after_settle_30s     status writes while nothing changes (should be 0)
 #   apply_to_ready_s                    one more policy added while 100 are loaded
 #   peak_rss_mib                        VmHWM of the loaded controller at the end
@@ -205,6 +207,9 @@ echo "time_to_all_status_s=${T_STATUS:-timeout}"
 echo "time_to_all_ready_s=${T_READY:-timeout}"
 echo "ready_policies=$ready/$POLICIES"
 echo "loaded_rss_mib=$(mib "$CTL_PID" VmRSS)"
+# RssAnon: heap, stacks (the controller's own); RssFile: pages of the binary and libraries
+# (shared, reclaimable; far larger for a debug build than for the release build).
+echo "loaded_rss_anon_mib=$(mib "$CTL_PID" RssAnon) loaded_rss_file_mib=$(mib "$CTL_PID" RssFile)"
 $PY - "$FAKE_URL/debug/stats" <<'EOF' || true
 import json, sys, urllib.request
 d = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
