@@ -100,6 +100,13 @@ pub struct Context {
     pub org_members: Mutex<HashMap<String, organization::Members>>,
     /// Replica 0, per organization policy: the other replicas' status entries at its last pass.
     pub shards_seen: Mutex<HashMap<String, u32>>,
+    /// Per organization policy: each member account's region states at its last pass (drift is a
+    /// change to a region that was compliant). Memory only: after a restart the first pass
+    /// reports its repairs as changes, not as drift.
+    pub org_previous: Mutex<HashMap<String, organization::MemberStates>>,
+    /// The first pass of an organization policy's generation writes its progress this often
+    /// (a pass over hundreds of accounts takes minutes; later passes write only the result).
+    pub org_progress_every: std::time::Duration,
 }
 
 /// Readiness: the watch has synced, or this replica is standing by for the lease.
@@ -253,6 +260,8 @@ async fn run_controller(
         shard: args.shard,
         org_members: Mutex::new(HashMap::new()),
         shards_seen: Mutex::new(HashMap::new()),
+        org_previous: Mutex::new(HashMap::new()),
+        org_progress_every: organization::PROGRESS_EVERY,
     });
     let ready_store = store.clone();
     let ready_health = health.clone();

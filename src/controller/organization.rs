@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::conflicts::StoreOwnership;
@@ -18,9 +20,12 @@ use super::{Context, FIELD_MANAGER};
 use crate::api::{BedrockLoggingPolicy, OrganizationSpec};
 use crate::cloud::AccountTarget;
 use crate::engine::org_status::{OrgStatusInputs, Shard, build_org_status, shard_entry};
-use crate::engine::organization::{run_members, shard_of, summarize};
+use crate::engine::organization::{member_runs, shard_of, summarize};
 use crate::engine::status::materially_equal;
 use crate::engine::{EngineError, PolicyInput, PolicyReport};
+
+/// Per member account: its region states at the last pass.
+pub type MemberStates = BTreeMap<String, BTreeMap<String, crate::api::RegionState>>;
 
 /// An organization's member accounts as last listed.
 #[derive(Debug, Clone)]
@@ -156,21 +161,26 @@ pub async fn apply_org(
         previous: &no_previous,
         permission_grace: false,
     };
-    let reports = run_members(
-        ctx.factory.as_ref(),
-        &input,
-        &mine,
-        &BTreeMap::new(),
-        &ctx.engine,
-        ctx.engine.account_concurrency,
-    )
-    .await;
+    let previous = ctx
+        .org_previous
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        .cloned()
+        .unwrap_or_default();
+    let (reports, progressed) = run_reporting_progress(&p, &ctx, &input, &mine, &previous).await;
+    ctx.org_previous
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.clone(), member_states(&reports));
     let summary = summarize(&reports);
-    let inputs = OrgInputsOwned::new(&p, &ctx, summary, reports, None);
+    let mut inputs = OrgInputsOwned::new(&p, &ctx, summary, reports, None);
+    inputs.force = progressed;
     let ready = write_status(&p, &inputs, &ctx).await?;
-    publish(&p, &inputs.members, &removed, &ctx).await;
+    publish(&p, &inputs.members, &previous, &removed, &ctx).await;
     write_reports(&p, &inputs.members, &ctx).await;
-    ctx.metrics.record_members(&name, &inputs.members, ready);
+    super::publish::export_member_findings(&p, &inputs.members, &ctx).await;
+    record_metrics(&name, &inputs, &previous, ready, &ctx);
     let next = if inputs.members.iter().any(|r| {
         r.regions.iter().any(|x| {
             x.state == crate::api::RegionState::Converging
@@ -187,6 +197,129 @@ pub async fn apply_org(
         .insert(name.clone(), (p.metadata.generation, Instant::now() + next));
     remember_shards(&p, &ctx);
     Ok(Action::requeue(next))
+}
+
+/// How often the first pass of a generation writes its progress.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+/// Every member of this replica's share, in account order. On the first pass of a generation
+/// (no status for it yet) the status is written every [`Context::org_progress_every`] while
+/// accounts remain, counting them as not yet compliant (`Reconciling`); other passes write only
+/// their result, so a steady state makes no status write.
+async fn run_reporting_progress(
+    p: &BedrockLoggingPolicy,
+    ctx: &Context,
+    input: &PolicyInput<'_>,
+    mine: &[String],
+    previous: &MemberStates,
+) -> (Vec<PolicyReport>, bool) {
+    let first_of_generation = p
+        .status
+        .as_ref()
+        .is_none_or(|s| s.observed_generation != p.metadata.generation);
+    let mut runs = std::pin::pin!(member_runs(
+        ctx.factory.as_ref(),
+        input,
+        mine,
+        previous,
+        &ctx.engine,
+        ctx.engine.account_concurrency,
+    ));
+    let mut done = Vec::with_capacity(mine.len());
+    let mut last = Instant::now();
+    let mut progressed = false;
+    while let Some(r) = runs.next().await {
+        done.push(r);
+        let pending = mine.len() - done.len();
+        if first_of_generation && pending > 0 && last.elapsed() >= ctx.org_progress_every {
+            let mut summary = summarize(&done);
+            summary.pending = pending as u32;
+            let progress = OrgInputsOwned::new(p, ctx, summary, vec![], None);
+            match write_status(p, &progress, ctx).await {
+                Ok(_) => progressed = true,
+                Err(e) => {
+                    tracing::debug!(policy = %input.name, error = %e, "cannot write the progress")
+                }
+            }
+            last = Instant::now();
+        }
+    }
+    done.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    (done, progressed)
+}
+
+/// Each member's region states, for the next pass.
+fn member_states(reports: &[PolicyReport]) -> MemberStates {
+    reports
+        .iter()
+        .filter_map(|r| {
+            let account = r.account_id.clone()?;
+            let states = r
+                .regions
+                .iter()
+                .map(|x| (x.region.clone(), x.state))
+                .collect();
+            Some((account, states))
+        })
+        .collect()
+}
+
+/// The regions a pass repaired that were compliant at the member's last pass.
+fn drifted<'a>(
+    m: &'a PolicyReport,
+    previous: &MemberStates,
+) -> impl Iterator<Item = &'a crate::engine::RegionReport> {
+    let before = m
+        .account_id
+        .as_ref()
+        .and_then(|a| previous.get(a))
+        .cloned()
+        .unwrap_or_default();
+    m.regions.iter().filter(move |r| {
+        !r.applied.is_empty() && before.get(&r.region) == Some(&crate::api::RegionState::Compliant)
+    })
+}
+
+/// The same families as a single-account pass: per-account region and per-check gauges, the
+/// policy's region totals (this replica's share), drift corrections and one reconcile result.
+fn record_metrics(
+    name: &str,
+    inputs: &OrgInputsOwned,
+    previous: &MemberStates,
+    ready: bool,
+    ctx: &Context,
+) {
+    let m = &ctx.metrics;
+    m.record_members(name, &inputs.members, ready);
+    let labels = super::metrics::PolicyLabels {
+        policy: name.to_string(),
+    };
+    m.compliant_regions
+        .get_or_create(&labels)
+        .set(i64::from(inputs.summary.regions_compliant));
+    m.total_regions
+        .get_or_create(&labels)
+        .set(i64::from(inputs.summary.regions_total));
+    let drift: usize = inputs
+        .members
+        .iter()
+        .map(|r| drifted(r, previous).count())
+        .sum();
+    if drift > 0 {
+        m.drift_corrections
+            .get_or_create(&labels)
+            .inc_by(drift as u64);
+    }
+    let result = if inputs.members.iter().all(|r| r.all_compliant()) {
+        "compliant"
+    } else if inputs.members.iter().any(|r| r.has_errors()) {
+        "error"
+    } else {
+        "not_compliant"
+    };
+    m.reconciles
+        .get_or_create(&super::metrics::ResultLabels { result })
+        .inc();
 }
 
 /// A fingerprint of the other replicas' entries of `status.shards[]`.
@@ -228,6 +361,9 @@ pub struct OrgInputsOwned {
     pub discovery_error: Option<EngineError>,
     pub shard: Shard,
     pub generation: Option<i64>,
+    /// Write even when the result equals the cached status (a progress report was written
+    /// since that status was read).
+    pub force: bool,
 }
 
 impl OrgInputsOwned {
@@ -244,6 +380,7 @@ impl OrgInputsOwned {
             discovery_error,
             shard: ctx.shard,
             generation: p.metadata.generation,
+            force: false,
         }
     }
 }
@@ -286,16 +423,17 @@ async fn write_status(
             .as_ref()
             .and_then(|s| s.shards.iter().find(|e| e.index == entry.index))
             == Some(&entry);
-        if !unchanged {
+        if i.force || !unchanged {
             let manager = format!("{FIELD_MANAGER}-shard-{}", i.shard.index);
             apply_status(ctx, &p.name_any(), json!({"shards": [entry]}), &manager).await?;
         }
         return Ok(false);
     }
     let status = build_org_status(&inputs);
-    if fresh
-        .as_ref()
-        .is_none_or(|old| !materially_equal(&without_other_shards(old, i.shard), &status))
+    if i.force
+        || fresh
+            .as_ref()
+            .is_none_or(|old| !materially_equal(&without_other_shards(old, i.shard), &status))
     {
         apply_status(ctx, &p.name_any(), json!(status), FIELD_MANAGER).await?;
     }
@@ -313,39 +451,43 @@ fn without_other_shards(
     s
 }
 
-/// Events: one per member account that changed something, one per account that left the
+/// Events: per member account that changed something, one `DriftCorrected` for the regions that
+/// were compliant at its last pass and one `Changed` for the rest; one per account that left the
 /// organization (reported; nothing is done to it).
 async fn publish(
     p: &BedrockLoggingPolicy,
     members: &[PolicyReport],
+    previous: &MemberStates,
     removed: &[String],
     ctx: &Context,
 ) {
     let Some(recorder) = &ctx.recorder else {
         return;
     };
-    let reference = p.object_ref(&());
+    let reference = super::publish::regarding(p);
     let mut events = Vec::new();
     for m in members {
-        let changes: Vec<String> = m
-            .global_applied
-            .iter()
-            .cloned()
-            .chain(
-                m.regions
-                    .iter()
-                    .flat_map(|r| r.applied.iter().map(move |c| format!("{}: {c}", r.region))),
-            )
-            .collect();
-        if !changes.is_empty() {
-            let account = m.account_id.clone().unwrap_or_default();
-            let note = format!("account {account}: {}", changes.join("; "));
-            events.push((
-                EventType::Normal,
-                "Changed",
-                format!("Converge/{account}"),
-                note,
-            ));
+        let account = m.account_id.clone().unwrap_or_default();
+        let drift: Vec<&str> = drifted(m, previous).map(|r| r.region.as_str()).collect();
+        let mut changed = m.global_applied.clone();
+        let mut corrected = Vec::new();
+        for r in &m.regions {
+            let into = if drift.contains(&r.region.as_str()) {
+                &mut corrected
+            } else {
+                &mut changed
+            };
+            into.extend(r.applied.iter().map(|c| format!("{}: {c}", r.region)));
+        }
+        for (reason, changes) in [("DriftCorrected", corrected), ("Changed", changed)] {
+            if !changes.is_empty() {
+                events.push((
+                    EventType::Normal,
+                    reason,
+                    format!("Converge/{account}"),
+                    format!("account {account}: {}", changes.join("; ")),
+                ));
+            }
         }
     }
     for a in removed {

@@ -48,6 +48,36 @@ pub(super) async fn export_findings(
         return;
     }
     let name = p.name_any();
+    export_one(&name, &name, &p.spec, report, ctx).await;
+}
+
+/// [`export_findings`] for an organization policy: each member's findings into that member's
+/// Security Hub (through its role), each remembered on its own.
+pub(super) async fn export_member_findings(
+    p: &BedrockLoggingPolicy,
+    members: &[PolicyReport],
+    ctx: &Context,
+) {
+    if !ctx.export_securityhub {
+        return;
+    }
+    let name = p.name_any();
+    for m in members {
+        let Some(account) = m.account_id.as_deref() else {
+            continue;
+        };
+        let spec = crate::engine::organization::member_spec(&p.spec, account);
+        export_one(&format!("{name}/{account}"), &name, &spec, m, ctx).await;
+    }
+}
+
+async fn export_one(
+    key: &str,
+    name: &str,
+    spec: &crate::api::BedrockLoggingPolicySpec,
+    report: &PolicyReport,
+    ctx: &Context,
+) {
     let result = crate::formats::PolicyResult {
         file: format!("cluster:{name}"),
         report: report.clone(),
@@ -57,33 +87,41 @@ pub(super) async fn export_findings(
         .exported
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(&name)
+        .get(key)
         == Some(&fingerprint);
     if already {
         return;
     }
-    match crate::formats::export::export_policy(ctx.factory.as_ref(), &p.spec, &name, &result).await
-    {
+    match crate::formats::export::export_policy(ctx.factory.as_ref(), spec, name, &result).await {
         Ok(done) if done.failed.is_empty() => {
             ctx.exported
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(name, fingerprint);
+                .insert(key.to_string(), fingerprint);
         }
         Ok(done) => {
-            tracing::warn!(policy = %name, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
+            tracing::warn!(policy = %name, scope = %key, imported = done.imported, refused = done.failed.len(), first = ?done.failed.first(), "Security Hub refused findings");
         }
         Err(e) => {
-            tracing::warn!(policy = %name, error = %e, "cannot export findings to Security Hub");
+            tracing::warn!(policy = %name, scope = %key, error = %e, "cannot export findings to Security Hub");
         }
     }
+}
+
+/// The object an Event is about, without its resourceVersion: every status write bumps that,
+/// and kube's recorder keys its series by the whole reference, so with it a repeat of the same
+/// event in the next pass would never fold into the series it belongs to.
+pub(super) fn regarding(p: &BedrockLoggingPolicy) -> k8s_openapi::api::core::v1::ObjectReference {
+    let mut reference = p.object_ref(&());
+    reference.resource_version = None;
+    reference
 }
 
 pub(super) async fn publish_events(p: &BedrockLoggingPolicy, report: &PolicyReport, ctx: &Context) {
     let Some(recorder) = &ctx.recorder else {
         return;
     };
-    let reference = p.object_ref(&());
+    let reference = regarding(p);
     for e in events_for(report, p.status.as_ref()) {
         let ev = KubeEvent {
             type_: if e.warning {
@@ -112,7 +150,7 @@ pub(super) async fn publish_tamper(
     let Some(recorder) = &ctx.recorder else {
         return;
     };
-    let reference = p.object_ref(&());
+    let reference = regarding(p);
     for t in tampered {
         let region = report.regions.iter().find(|r| r.region == t.region);
         let outcome = match (report.mode, region) {
@@ -161,7 +199,7 @@ pub(super) async fn publish_unused_queues(
     let Some(recorder) = &ctx.recorder else {
         return;
     };
-    let reference = p.object_ref(&());
+    let reference = regarding(p);
     for (region, url) in unused {
         let note = format!(
             "{region}: tamper queue {url} is no longer used by this policy; it and its EventBridge rule were left in place (delete them by hand if unneeded)"

@@ -459,5 +459,13 @@ async fn cleanup(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&name);
+    ctx.org_previous
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&name);
+    ctx.exported
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|k, _| k != &name && !k.starts_with(&format!("{name}/")));
     Ok(Action::await_change())
 }

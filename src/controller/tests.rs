@@ -80,6 +80,8 @@ fn scenario_with(
         shard,
         org_members: Mutex::new(HashMap::new()),
         shards_seen: Mutex::new(HashMap::new()),
+        org_previous: Mutex::new(HashMap::new()),
+        org_progress_every: crate::controller::organization::PROGRESS_EVERY,
     });
     Scenario { ctx, handle, fake }
 }
@@ -487,6 +489,8 @@ async fn drift_correction_emits_one_event_per_change() {
         shard: crate::engine::org_status::Shard::ALL,
         org_members: Mutex::new(HashMap::new()),
         shards_seen: Mutex::new(HashMap::new()),
+        org_previous: Mutex::new(HashMap::new()),
+        org_progress_every: crate::controller::organization::PROGRESS_EVERY,
     });
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), ctx.clone()));
     let status = expect(
@@ -916,6 +920,209 @@ async fn an_organization_policy_gets_a_bounded_status_and_lists_members_once_per
     assert_eq!(m, vec!["111111111111"]);
     assert_eq!(removed, vec!["222222222222"]);
     assert_eq!(listings(), before + 1);
+}
+
+#[tokio::test]
+async fn an_organization_pass_counts_as_a_reconcile_and_reports_drift_in_a_member() {
+    let factory = organization(&["111111111111", "222222222222"]);
+    let member = factory.by_role["arn:aws:iam::111111111111:role/BedrockLoggingOperator"].clone();
+    let p = policy(ORG);
+    let mut s = scenario_with(factory, vec![], crate::engine::org_status::Shard::ALL);
+    let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
+    let pass = |s: &Scenario| tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let task = pass(&s);
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &path,
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    let text = s.ctx.metrics.encode();
+    assert!(
+        text.contains("bedrock_logging_reconciles_total{result=\"compliant\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bedrock_logging_compliant_regions{policy=\"p\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bedrock_logging_regions{policy=\"p\"} 2"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("bedrock_logging_drift_corrections_total{policy=\"p\"}"),
+        "a first pass corrects no drift: {text}"
+    );
+
+    // Logging switched off in one member; the next pass repairs it and calls it drift.
+    member.state.lock().unwrap().logging.remove("us-east-1");
+    s.ctx.due.lock().unwrap().remove("p");
+    let task = pass(&s);
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &path,
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    assert!(
+        member
+            .state
+            .lock()
+            .unwrap()
+            .logging
+            .contains_key("us-east-1")
+    );
+    let text = s.ctx.metrics.encode();
+    assert!(
+        text.contains("bedrock_logging_drift_corrections_total{policy=\"p\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bedrock_logging_reconciles_total{result=\"compliant\"} 2"),
+        "{text}"
+    );
+    let states = s.ctx.org_previous.lock().unwrap()["p"].clone();
+    assert_eq!(states.len(), 2);
+    assert_eq!(
+        states["111111111111"]["us-east-1"],
+        crate::api::RegionState::Compliant
+    );
+}
+
+#[tokio::test]
+async fn the_first_pass_of_an_organization_policy_writes_its_progress() {
+    let factory = organization(&["111111111111", "222222222222", "333333333333"]);
+    let p = policy(ORG);
+    let mut s = scenario_with(factory, vec![], crate::engine::org_status::Shard::ALL);
+    let ctx = Arc::get_mut(&mut s.ctx).unwrap();
+    ctx.org_progress_every = Duration::ZERO;
+    ctx.engine.account_concurrency = 1;
+    let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let body = expect(
+            &mut s.handle,
+            "PATCH",
+            &path,
+            serde_json::to_value(&p).unwrap(),
+        )
+        .await;
+        let st = &body["status"];
+        seen.push((
+            st["accounts"].clone(),
+            condition(st, "Ready")["status"].clone(),
+            condition(st, "Ready")["reason"].clone(),
+            condition(st, "Reconciling")["status"].clone(),
+        ));
+    }
+    task.await.unwrap().unwrap();
+    expect_nothing(&mut s.handle).await;
+    assert_eq!(
+        seen,
+        vec![
+            (
+                json!({"total": 3, "compliant": 1}),
+                json!("False"),
+                json!("Converging"),
+                json!("True")
+            ),
+            (
+                json!({"total": 3, "compliant": 2}),
+                json!("False"),
+                json!("Converging"),
+                json!("True")
+            ),
+            (
+                json!({"total": 3, "compliant": 3}),
+                json!("True"),
+                json!("Compliant"),
+                json!("False")
+            ),
+        ]
+    );
+
+    // The next pass of the same generation (its status now current) writes no progress.
+    let mut current = p.clone();
+    current.status = Some(crate::api::BedrockLoggingPolicyStatus {
+        observed_generation: p.metadata.generation,
+        ..Default::default()
+    });
+    s.ctx.due.lock().unwrap().remove("p");
+    let task = tokio::spawn(reconcile(Arc::new(current.clone()), s.ctx.clone()));
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &path,
+        serde_json::to_value(&current).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    expect_nothing(&mut s.handle).await;
+}
+
+#[tokio::test]
+async fn an_organization_policy_exports_each_members_findings_into_that_member_once() {
+    let factory = organization(&["111111111111", "222222222222"]);
+    let operator = factory.default.clone();
+    let members: Vec<Arc<FakeCloud>> = ["111111111111", "222222222222"]
+        .iter()
+        .map(|a| factory.by_role[&format!("arn:aws:iam::{a}:role/BedrockLoggingOperator")].clone())
+        .collect();
+    let p = policy(ORG);
+    let mut s = scenario_with(factory, vec![], crate::engine::org_status::Shard::ALL);
+    Arc::get_mut(&mut s.ctx).unwrap().export_securityhub = true;
+    let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &path,
+        serde_json::to_value(&p).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    let imports = |c: &FakeCloud| {
+        c.calls()
+            .iter()
+            .filter(|x| *x == "BatchImportFindings")
+            .count()
+    };
+    for (m, account) in members.iter().zip(["111111111111", "222222222222"]) {
+        assert_eq!(imports(m), 1, "{account}");
+        let st = m.state.lock().unwrap();
+        assert!(!st.findings.is_empty());
+        assert!(
+            st.findings.values().all(|f| f["AwsAccountId"] == account),
+            "each member's findings name that member"
+        );
+    }
+    assert_eq!(imports(&operator), 0, "nothing into the operator's account");
+
+    // Unchanged findings are not exported again.
+    s.ctx.due.lock().unwrap().remove("p");
+    let mut current = p.clone();
+    current.status = Some(crate::api::BedrockLoggingPolicyStatus {
+        observed_generation: p.metadata.generation,
+        ..Default::default()
+    });
+    let task = tokio::spawn(reconcile(Arc::new(current.clone()), s.ctx.clone()));
+    expect(
+        &mut s.handle,
+        "PATCH",
+        &path,
+        serde_json::to_value(&current).unwrap(),
+    )
+    .await;
+    task.await.unwrap().unwrap();
+    for m in &members {
+        assert_eq!(imports(m), 1);
+    }
 }
 
 #[tokio::test]

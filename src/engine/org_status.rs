@@ -53,7 +53,7 @@ pub fn shard_entry(i: &OrgStatusInputs<'_>) -> ShardStatus {
         count: i.shard.count,
         observed_generation: i.generation,
         accounts: AccountCounts {
-            total: i.summary.accounts_total,
+            total: i.summary.accounts_total + i.summary.pending,
             compliant: i.summary.accounts_compliant,
         },
         compliant_regions: i.summary.regions_compliant,
@@ -161,9 +161,15 @@ fn org_verdict(
         merged.push(v);
     }
     let stalled = merged.iter().find_map(|v| v.stalled.clone());
-    let reconciling = merged
-        .iter()
-        .find_map(|v| v.reconciling.clone())
+    let pending = i.summary.pending;
+    let reconciling = (pending > 0)
+        .then(|| {
+            (
+                "Reconciling",
+                format!("{summary}; {pending} account(s) not reconciled yet in this pass"),
+            )
+        })
+        .or_else(|| merged.iter().find_map(|v| v.reconciling.clone()))
         .or_else(|| {
             (!missing_shards.is_empty()).then(|| {
                 (
@@ -173,6 +179,7 @@ fn org_verdict(
             })
         });
     let ready = missing_shards.is_empty()
+        && pending == 0
         && accounts.total > 0
         && accounts.compliant == accounts.total
         && compliant_regions == total_regions;
@@ -183,6 +190,8 @@ fn org_verdict(
             "NoAccounts",
             "no member account matches spec.accounts.organization (units, exclusions)".to_string(),
         )
+    } else if pending > 0 {
+        ("Converging", summary)
     } else if let Some((reason, msg)) = &stalled {
         (*reason, format!("{summary}; {msg}"))
     } else if reconciling.is_some() {

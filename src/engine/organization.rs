@@ -51,18 +51,31 @@ pub async fn run_members(
     opts: &EngineOptions,
     account_concurrency: usize,
 ) -> Vec<PolicyReport> {
-    let empty = BTreeMap::new();
-    let mut out: Vec<PolicyReport> = futures::stream::iter(members.iter().cloned())
-        .map(|account| {
+    let mut out: Vec<PolicyReport> =
+        member_runs(factory, input, members, previous, opts, account_concurrency)
+            .collect()
+            .await;
+    out.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    out
+}
+
+/// [`run_members`] as the accounts finish (in no order), for a caller that reports progress.
+pub fn member_runs<'a>(
+    factory: &'a dyn CloudFactory,
+    input: &'a PolicyInput<'a>,
+    members: &'a [String],
+    previous: &'a BTreeMap<String, BTreeMap<String, RegionState>>,
+    opts: &'a EngineOptions,
+    account_concurrency: usize,
+) -> impl futures::Stream<Item = PolicyReport> + 'a {
+    static EMPTY: BTreeMap<String, RegionState> = BTreeMap::new();
+    futures::stream::iter(members.iter().cloned())
+        .map(move |account| {
             let spec = member_spec(input.spec, &account);
-            let previous = previous.get(&account).unwrap_or(&empty);
+            let previous = previous.get(&account).unwrap_or(&EMPTY);
             run_member(factory, input, account, spec, previous, opts)
         })
         .buffer_unordered(account_concurrency.max(1))
-        .collect()
-        .await;
-    out.sort_by(|a, b| a.account_id.cmp(&b.account_id));
-    out
 }
 
 async fn run_member(
@@ -118,6 +131,9 @@ pub struct OrgSummary {
     pub regions_total: u32,
     pub regions_compliant: u32,
     pub worst: Vec<AccountProblem>,
+    /// Accounts of this replica's share still being reconciled (a progress report in the middle
+    /// of a pass): counted in the total, not as compliant.
+    pub pending: u32,
 }
 
 fn problem(r: &PolicyReport) -> Option<(usize, AccountProblem)> {
@@ -188,6 +204,7 @@ pub fn summarize(members: &[PolicyReport]) -> OrgSummary {
             .take(MAX_LISTED_ACCOUNTS)
             .map(|(_, p)| p)
             .collect(),
+        pending: 0,
     }
 }
 
