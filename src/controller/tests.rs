@@ -922,23 +922,23 @@ async fn an_organization_policy_gets_a_bounded_status_and_lists_members_once_per
     assert_eq!(listings(), before + 1);
 }
 
+/// One reconcile of organization policy `p` (single replica): its one status write answered
+/// with `p`; returns the body written.
+async fn org_pass(s: &mut Scenario, p: &BedrockLoggingPolicy) -> Value {
+    let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
+    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
+    let body = expect(&mut s.handle, "PATCH", &path, serde_json::to_value(p).unwrap()).await;
+    task.await.unwrap().unwrap();
+    body
+}
+
 #[tokio::test]
 async fn an_organization_pass_counts_as_a_reconcile_and_reports_drift_in_a_member() {
     let factory = organization(&["111111111111", "222222222222"]);
     let member = factory.by_role["arn:aws:iam::111111111111:role/BedrockLoggingOperator"].clone();
     let p = policy(ORG);
     let mut s = scenario_with(factory, vec![], crate::engine::org_status::Shard::ALL);
-    let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
-    let pass = |s: &Scenario| tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
-    let task = pass(&s);
-    expect(
-        &mut s.handle,
-        "PATCH",
-        &path,
-        serde_json::to_value(&p).unwrap(),
-    )
-    .await;
-    task.await.unwrap().unwrap();
+    org_pass(&mut s, &p).await;
     let text = s.ctx.metrics.encode();
     assert!(
         text.contains("bedrock_logging_reconciles_total{result=\"compliant\"} 1"),
@@ -960,15 +960,7 @@ async fn an_organization_pass_counts_as_a_reconcile_and_reports_drift_in_a_membe
     // Logging switched off in one member; the next pass repairs it and calls it drift.
     member.state.lock().unwrap().logging.remove("us-east-1");
     s.ctx.due.lock().unwrap().remove("p");
-    let task = pass(&s);
-    expect(
-        &mut s.handle,
-        "PATCH",
-        &path,
-        serde_json::to_value(&p).unwrap(),
-    )
-    .await;
-    task.await.unwrap().unwrap();
+    org_pass(&mut s, &p).await;
     assert!(
         member
             .state
@@ -1054,15 +1046,7 @@ async fn the_first_pass_of_an_organization_policy_writes_its_progress() {
         ..Default::default()
     });
     s.ctx.due.lock().unwrap().remove("p");
-    let task = tokio::spawn(reconcile(Arc::new(current.clone()), s.ctx.clone()));
-    expect(
-        &mut s.handle,
-        "PATCH",
-        &path,
-        serde_json::to_value(&current).unwrap(),
-    )
-    .await;
-    task.await.unwrap().unwrap();
+    org_pass(&mut s, &current).await;
     expect_nothing(&mut s.handle).await;
 }
 
@@ -1077,16 +1061,7 @@ async fn an_organization_policy_exports_each_members_findings_into_that_member_o
     let p = policy(ORG);
     let mut s = scenario_with(factory, vec![], crate::engine::org_status::Shard::ALL);
     Arc::get_mut(&mut s.ctx).unwrap().export_securityhub = true;
-    let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
-    let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
-    expect(
-        &mut s.handle,
-        "PATCH",
-        &path,
-        serde_json::to_value(&p).unwrap(),
-    )
-    .await;
-    task.await.unwrap().unwrap();
+    org_pass(&mut s, &p).await;
     let imports = |c: &FakeCloud| {
         c.calls()
             .iter()
@@ -1111,15 +1086,7 @@ async fn an_organization_policy_exports_each_members_findings_into_that_member_o
         observed_generation: p.metadata.generation,
         ..Default::default()
     });
-    let task = tokio::spawn(reconcile(Arc::new(current.clone()), s.ctx.clone()));
-    expect(
-        &mut s.handle,
-        "PATCH",
-        &path,
-        serde_json::to_value(&current).unwrap(),
-    )
-    .await;
-    task.await.unwrap().unwrap();
+    org_pass(&mut s, &current).await;
     for m in &members {
         assert_eq!(imports(m), 1);
     }
