@@ -266,7 +266,10 @@ pub fn main() -> ExitCode {
             init_cli_tracing();
             runtime().block_on(oneshot::apply(&args))
         }
-        Command::Run(args) => runtime().block_on(crate::controller::run(args.settings())),
+        Command::Run(args) => {
+            crate::controller::memory::limit_arenas();
+            runtime().block_on(crate::controller::run(args.settings()))
+        }
     }
 }
 

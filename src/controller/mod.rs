@@ -4,6 +4,7 @@
 pub mod conflicts;
 pub mod events;
 pub mod leader;
+pub mod memory;
 pub mod metrics;
 pub mod organization;
 pub mod permission_clock;
@@ -139,6 +140,7 @@ pub async fn run(args: Settings) -> ExitCode {
     let health = Arc::new(Health::default());
     let addr = args.http_addr.clone();
     let server = tokio::spawn(server::serve(addr, metrics.clone(), health.clone()));
+    tokio::spawn(memory::trim_periodically());
 
     if let Some(lease) = args.lease.clone() {
         let identity =
