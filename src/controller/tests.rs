@@ -927,7 +927,13 @@ async fn an_organization_policy_gets_a_bounded_status_and_lists_members_once_per
 async fn org_pass(s: &mut Scenario, p: &BedrockLoggingPolicy) -> Value {
     let path = format!("{POLICY_PATH}/status?&force=true&fieldManager=bedrock-logging-operator");
     let task = tokio::spawn(reconcile(Arc::new(p.clone()), s.ctx.clone()));
-    let body = expect(&mut s.handle, "PATCH", &path, serde_json::to_value(p).unwrap()).await;
+    let body = expect(
+        &mut s.handle,
+        "PATCH",
+        &path,
+        serde_json::to_value(p).unwrap(),
+    )
+    .await;
     task.await.unwrap().unwrap();
     body
 }
