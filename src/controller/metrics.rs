@@ -244,6 +244,37 @@ impl Metrics {
         self.replace_series(policy, checks, regions);
     }
 
+    /// What every pass records besides the per-series gauges: the policy's region totals, the
+    /// drift it corrected and one reconcile result over its account reports.
+    pub fn record_pass(
+        &self,
+        policy: &str,
+        reports: &[crate::engine::PolicyReport],
+        (compliant_regions, total_regions): (i64, i64),
+        drift: u64,
+    ) {
+        let labels = PolicyLabels {
+            policy: policy.to_string(),
+        };
+        self.compliant_regions
+            .get_or_create(&labels)
+            .set(compliant_regions);
+        self.total_regions.get_or_create(&labels).set(total_regions);
+        if drift > 0 {
+            self.drift_corrections.get_or_create(&labels).inc_by(drift);
+        }
+        let result = if reports.iter().all(|r| r.all_compliant()) {
+            "compliant"
+        } else if reports.iter().any(|r| r.has_errors()) {
+            "error"
+        } else {
+            "not_compliant"
+        };
+        self.reconciles
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
     fn replace_series(&self, policy: &str, checks: Vec<CheckLabels>, regions: Vec<RegionLabels>) {
         let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((old_checks, old_regions)) = map.remove(policy) {

@@ -267,16 +267,12 @@ fn member_states(reports: &[PolicyReport]) -> MemberStates {
 /// The regions a pass repaired that were compliant at the member's last pass.
 fn drifted<'a>(
     m: &'a PolicyReport,
-    previous: &MemberStates,
+    previous: &'a MemberStates,
 ) -> impl Iterator<Item = &'a crate::engine::RegionReport> {
-    let before = m
-        .account_id
-        .as_ref()
-        .and_then(|a| previous.get(a))
-        .cloned()
-        .unwrap_or_default();
+    let before = m.account_id.as_ref().and_then(|a| previous.get(a));
     m.regions.iter().filter(move |r| {
-        !r.applied.is_empty() && before.get(&r.region) == Some(&crate::api::RegionState::Compliant)
+        !r.applied.is_empty()
+            && before.and_then(|b| b.get(&r.region)) == Some(&crate::api::RegionState::Compliant)
     })
 }
 
@@ -289,37 +285,21 @@ fn record_metrics(
     ready: bool,
     ctx: &Context,
 ) {
-    let m = &ctx.metrics;
-    m.record_members(name, &inputs.members, ready);
-    let labels = super::metrics::PolicyLabels {
-        policy: name.to_string(),
-    };
-    m.compliant_regions
-        .get_or_create(&labels)
-        .set(i64::from(inputs.summary.regions_compliant));
-    m.total_regions
-        .get_or_create(&labels)
-        .set(i64::from(inputs.summary.regions_total));
+    ctx.metrics.record_members(name, &inputs.members, ready);
     let drift: usize = inputs
         .members
         .iter()
         .map(|r| drifted(r, previous).count())
         .sum();
-    if drift > 0 {
-        m.drift_corrections
-            .get_or_create(&labels)
-            .inc_by(drift as u64);
-    }
-    let result = if inputs.members.iter().all(|r| r.all_compliant()) {
-        "compliant"
-    } else if inputs.members.iter().any(|r| r.has_errors()) {
-        "error"
-    } else {
-        "not_compliant"
-    };
-    m.reconciles
-        .get_or_create(&super::metrics::ResultLabels { result })
-        .inc();
+    ctx.metrics.record_pass(
+        name,
+        &inputs.members,
+        (
+            i64::from(inputs.summary.regions_compliant),
+            i64::from(inputs.summary.regions_total),
+        ),
+        drift as u64,
+    );
 }
 
 /// A fingerprint of the other replicas' entries of `status.shards[]`.

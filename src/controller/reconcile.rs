@@ -13,7 +13,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::conflicts::StoreOwnership;
-use super::metrics::{PolicyLabels, ResultLabels, TamperLabels};
+use super::metrics::{ResultLabels, TamperLabels};
 pub use super::permission_clock::PermissionClock;
 use super::publish::{export_findings, publish_events, publish_tamper, write_report};
 use super::tamper::Pending;
@@ -355,17 +355,7 @@ fn record_metrics(
     ready: bool,
     ctx: &Context,
 ) {
-    let m = &ctx.metrics;
-    m.record_compliance(report, ready);
-    let labels = PolicyLabels {
-        policy: p.name_any(),
-    };
-    m.compliant_regions
-        .get_or_create(&labels)
-        .set(report.compliant_regions() as i64);
-    m.total_regions
-        .get_or_create(&labels)
-        .set(report.regions.len() as i64);
+    ctx.metrics.record_compliance(report, ready);
     let drift = report
         .regions
         .iter()
@@ -373,19 +363,15 @@ fn record_metrics(
             !r.applied.is_empty() && previous.get(&r.region) == Some(&RegionState::Compliant)
         })
         .count();
-    if drift > 0 {
-        m.drift_corrections
-            .get_or_create(&labels)
-            .inc_by(drift as u64);
-    }
-    let result = if report.all_compliant() {
-        "compliant"
-    } else if report.has_errors() {
-        "error"
-    } else {
-        "not_compliant"
-    };
-    m.reconciles.get_or_create(&ResultLabels { result }).inc();
+    ctx.metrics.record_pass(
+        &p.name_any(),
+        std::slice::from_ref(report),
+        (
+            report.compliant_regions() as i64,
+            report.regions.len() as i64,
+        ),
+        drift as u64,
+    );
 }
 
 /// When to look again: backoff while converging or after a transient error; a minute while in
