@@ -160,6 +160,7 @@ impl Moto {
             .endpoint_url(url)
             .credentials_provider(creds)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+            .http_client(blo::cloud::sdk::shared_http_client())
             .load()
             .await
     }

@@ -121,7 +121,7 @@ pub fn shared_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpC
         .get_or_init(|| {
             aws_smithy_http_client::Builder::new()
                 .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
                 ))
                 .build_https()
         })
