@@ -2,6 +2,7 @@
 //! then name) owns a pair; the others report Conflict there and write nothing. Pure.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kube::ResourceExt;
 
@@ -41,7 +42,7 @@ pub fn conflicts_for(
     me: &BedrockLoggingPolicy,
     my_account: &str,
     my_regions: &[String],
-    all: &[BedrockLoggingPolicy],
+    all: &[Arc<BedrockLoggingPolicy>],
     operator_account: Option<&str>,
 ) -> BTreeMap<String, String> {
     conflicts_with_members(
@@ -60,7 +61,7 @@ pub fn conflicts_with_members(
     me: &BedrockLoggingPolicy,
     my_account: &str,
     my_regions: &[String],
-    all: &[BedrockLoggingPolicy],
+    all: &[Arc<BedrockLoggingPolicy>],
     operator_account: Option<&str>,
     is_member: &(dyn Fn(&str, &str) -> Option<bool> + Sync),
 ) -> BTreeMap<String, String> {
@@ -103,7 +104,7 @@ fn governs_region(p: &BedrockLoggingPolicy, r: &String) -> bool {
 /// Ownership as the controller judges it, once the policy's own account is resolved.
 pub struct StoreOwnership<'a> {
     pub me: &'a BedrockLoggingPolicy,
-    pub all: &'a [BedrockLoggingPolicy],
+    pub all: &'a [Arc<BedrockLoggingPolicy>],
     pub operator_account: Option<&'a str>,
     /// Whether an account is a member of an organization policy, as last discovered (None:
     /// not listed yet).
@@ -141,6 +142,10 @@ mod tests {
 
     const ACCT: &str = "111122223333";
 
+    fn arcs(v: Vec<BedrockLoggingPolicy>) -> Vec<Arc<BedrockLoggingPolicy>> {
+        v.into_iter().map(Arc::new).collect()
+    }
+
     /// Defect seen on a real API server: the owner has `status.accountId`, the newcomer has no
     /// status yet; both govern the same account (default credentials, or a role ARN in it).
     #[test]
@@ -151,7 +156,7 @@ mod tests {
             ..Default::default()
         });
         let newcomer = policy("newcomer", 200, &["us-east-1"]);
-        let all = vec![owner.clone(), newcomer.clone()];
+        let all = arcs(vec![owner.clone(), newcomer.clone()]);
         // Same account through the operator's default credentials.
         assert_eq!(
             conflicts_for(&newcomer, ACCT, &newcomer.spec.regions, &all, Some(ACCT))["us-east-1"],
@@ -163,7 +168,7 @@ mod tests {
             role_arn: Some(format!("arn:aws:iam::{ACCT}:role/blo")),
             ..Default::default()
         });
-        let all = vec![owner.clone(), via_role.clone()];
+        let all = arcs(vec![owner.clone(), via_role.clone()]);
         assert_eq!(
             conflicts_for(&via_role, ACCT, &via_role.spec.regions, &all, Some(ACCT))["us-east-1"],
             "owner"
@@ -171,14 +176,14 @@ mod tests {
         // The owner reaches it through a role ARN, the newcomer through default credentials.
         let mut owner_role = owner.clone();
         owner_role.spec.account = via_role.spec.account.clone();
-        let all = vec![owner_role, newcomer.clone()];
+        let all = arcs(vec![owner_role, newcomer.clone()]);
         assert_eq!(
             conflicts_for(&newcomer, ACCT, &newcomer.spec.regions, &all, Some(ACCT))["us-east-1"],
             "owner"
         );
         // The operator's own account is not resolved yet: the owner may be anywhere, so the
         // newcomer does not write there.
-        let all = vec![owner.clone(), newcomer.clone()];
+        let all = arcs(vec![owner.clone(), newcomer.clone()]);
         assert_eq!(
             conflicts_for(&newcomer, ACCT, &newcomer.spec.regions, &all, None)["us-east-1"],
             "owner"
@@ -200,7 +205,7 @@ mod tests {
     fn older_policy_owns_shared_regions() {
         let old = policy("old", 100, &["us-east-1", "eu-west-1"]);
         let new = policy("new", 200, &["us-east-1", "us-west-2"]);
-        let all = vec![old.clone(), new.clone()];
+        let all = arcs(vec![old.clone(), new.clone()]);
         assert!(conflicts_for(&old, ACCT, &old.spec.regions, &all, Some(ACCT)).is_empty());
         let c = conflicts_for(&new, ACCT, &new.spec.regions, &all, Some(ACCT));
         assert_eq!(c.len(), 1);
@@ -216,7 +221,7 @@ mod tests {
                 &a,
                 ACCT,
                 &a.spec.regions,
-                &[a.clone(), b.clone()],
+                &arcs(vec![a.clone(), b.clone()]),
                 Some(ACCT)
             )
             .is_empty()
@@ -226,7 +231,7 @@ mod tests {
                 &b,
                 ACCT,
                 &b.spec.regions,
-                &[a.clone(), b.clone()],
+                &arcs(vec![a.clone(), b.clone()]),
                 Some(ACCT)
             )["us-east-1"],
             "a"
@@ -241,7 +246,7 @@ mod tests {
                 &b,
                 ACCT,
                 &b.spec.regions,
-                &[a.clone(), b.clone(), other],
+                &arcs(vec![a.clone(), b.clone(), other]),
                 Some(ACCT)
             )
             .get("us-east-1")

@@ -65,8 +65,9 @@ pub struct LeaseSettings {
     pub namespace: String,
 }
 
-/// Where the controller reads all policies from (the reflector's store in production).
-pub type PolicySource = Box<dyn Fn() -> Vec<BedrockLoggingPolicy> + Send + Sync>;
+/// Where the controller reads all policies from (the reflector's store in production): shared
+/// references, never copies (every reconcile reads them all, for ownership).
+pub type PolicySource = Box<dyn Fn() -> Vec<Arc<BedrockLoggingPolicy>> + Send + Sync>;
 
 /// Shared by every reconcile.
 pub struct Context {
@@ -248,7 +249,7 @@ async fn run_controller(
         engine: args.engine.clone(),
         policies: {
             let store = store.clone();
-            Box::new(move || store.state().iter().map(|p| (**p).clone()).collect())
+            Box::new(move || store.state())
         },
         attempts: Mutex::new(HashMap::new()),
         due: Mutex::new(HashMap::new()),

@@ -135,7 +135,7 @@ fn previous_states(p: &BedrockLoggingPolicy) -> BTreeMap<String, RegionState> {
 }
 
 /// Every policy the controller knows (for ownership of account+region pairs).
-fn all_policies(ctx: &Context) -> Vec<BedrockLoggingPolicy> {
+fn all_policies(ctx: &Context) -> Vec<Arc<BedrockLoggingPolicy>> {
     (ctx.policies)()
 }
 

@@ -67,7 +67,10 @@ fn scenario_with(
             org_call_interval: Duration::ZERO,
             ..EngineOptions::default()
         },
-        policies: Box::new(move || known.clone()),
+        policies: {
+            let known: Vec<Arc<BedrockLoggingPolicy>> = known.into_iter().map(Arc::new).collect();
+            Box::new(move || known.clone())
+        },
         attempts: Mutex::new(HashMap::new()),
         due: Mutex::new(HashMap::new()),
         operator_account: tokio::sync::OnceCell::new(),
