@@ -26,6 +26,8 @@ fn base() -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
+        // As in production: the SDK crates bring no default HTTP client (one TLS stack).
+        .http_client(blo::cloud::sdk::shared_http_client())
         .build()
 }
 
