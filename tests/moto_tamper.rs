@@ -186,7 +186,17 @@ async fn tamper_wiring_converges_and_an_event_repairs_logging_without_waiting_fo
     moto.start_recording();
     let second = pass(cloud.clone(), &spec).await;
     assert!(second.all_compliant());
-    assert_eq!(writes(&moto.recorded()), Vec::<String>::new());
+    let recorded = moto.recorded();
+    assert_eq!(writes(&recorded), Vec::<String>::new());
+    // The queue's URL is remembered from the first pass: one SQS read per region, not two.
+    for region in REGIONS {
+        let sqs_reads: Vec<&str> = recorded
+            .iter()
+            .filter(|c| c.region == region && c.service == "sqs")
+            .map(|c| c.operation.as_str())
+            .collect();
+        assert_eq!(sqs_reads, vec!["GetQueueAttributes"], "{region}");
+    }
 
     // Listen, then tamper: logging deleted in us-east-1, the call delivered by EventBridge.
     let (hub, mut rx) = TamperHub::new();

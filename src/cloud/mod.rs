@@ -251,6 +251,9 @@ pub trait Trail: Send + Sync {
 #[async_trait]
 pub trait Sqs: Send + Sync {
     /// The queue by name (GetQueueUrl, then GetQueueAttributes); None when it does not exist.
+    /// A queue's URL never changes for its name, so an implementation remembers the URL it found
+    /// or created and asks only GetQueueAttributes the next time (a queue deleted since answers
+    /// "does not exist": None, and the URL is forgotten).
     async fn sqs_get_queue(
         &self,
         region: &str,

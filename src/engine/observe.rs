@@ -144,8 +144,8 @@ pub async fn observe_bucket(
     })
 }
 
-/// All region-scoped reads (≤ 14: 3 KMS, 4 per distinct bucket, 1 logs, 1 Bedrock; with
-/// tamper response 4 more: 2 SQS, 2 EventBridge).
+/// All region-scoped reads (≤ 13: 3 KMS, 4 per distinct bucket, 1 logs, 1 Bedrock; with
+/// tamper response 3 more: 1 SQS once the queue URL is known, 2 EventBridge).
 pub async fn observe_region(
     cloud: &dyn Cloud,
     d: &RegionDesired,

@@ -155,7 +155,8 @@ pub struct TamperObserved {
     pub targets: Vec<RuleTarget>,
 }
 
-/// Reads: GetQueueUrl + GetQueueAttributes, DescribeRule, ListTargetsByRule (when the rule exists).
+/// Reads: GetQueueAttributes (and GetQueueUrl until the URL is known), DescribeRule and, when
+/// the rule exists, ListTargetsByRule.
 pub async fn observe_tamper(
     cloud: &dyn Cloud,
     region: &str,

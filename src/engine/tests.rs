@@ -95,6 +95,98 @@ async fn converges_empty_account_and_second_pass_writes_nothing() {
     assert!(second.all_applied().is_empty());
 }
 
+/// Every destination (main bucket, a distinct large-data bucket, log group) and tamper response:
+/// the most a region reads in steady state. The queue URL is remembered from the first pass, so
+/// the queue costs one read; the 16 reads are one over SPEC §7's 15 (README, "Tamper response").
+#[tokio::test]
+async fn steady_state_reads_with_every_destination_and_tamper_response() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let s = spec(&format!(
+        "{TWO_REGIONS}  tamperResponse: {{queueName: blo-tamper}}\n"
+    ));
+    let first = run(&fake, &s).await;
+    assert!(first.all_compliant(), "{:#?}", states(&first));
+    fake.reset_calls();
+    let again = run(&fake, &s).await;
+    assert!(again.all_compliant());
+    assert!(fake.write_calls().is_empty(), "{:?}", fake.write_calls());
+    for r in ["us-east-1", "eu-west-1"] {
+        let mut ops: Vec<&str> = fake
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(region, _)| region == r)
+            .map(|(_, op)| *op)
+            .collect();
+        ops.sort_unstable();
+        assert_eq!(
+            ops,
+            vec![
+                "DescribeKey",
+                "DescribeLogGroups",
+                "DescribeRule",
+                "GetBucketEncryption",
+                "GetBucketEncryption",
+                "GetBucketOwnershipControls",
+                "GetBucketOwnershipControls",
+                "GetBucketPolicy",
+                "GetBucketPolicy",
+                "GetKeyPolicy",
+                "GetKeyRotationStatus",
+                "GetModelInvocationLoggingConfiguration",
+                "GetPublicAccessBlock",
+                "GetPublicAccessBlock",
+                "GetQueueAttributes",
+                "ListTargetsByRule",
+            ],
+            "{r}"
+        );
+    }
+}
+
+/// A queue deleted out of band after its URL was remembered: the remembered URL answers "does
+/// not exist", and the pass creates the queue again.
+#[tokio::test]
+async fn a_deleted_tamper_queue_is_created_again_despite_the_remembered_url() {
+    let fake = Arc::new(FakeCloud::new(ACCOUNT));
+    let s = spec(&format!(
+        "{TWO_REGIONS}  tamperResponse: {{queueName: blo-tamper}}\n"
+    ));
+    assert!(run(&fake, &s).await.all_compliant());
+    fake.state
+        .lock()
+        .unwrap()
+        .queues
+        .remove(&("us-east-1".to_string(), "blo-tamper".to_string()));
+    fake.reset_calls();
+    let repaired = run(&fake, &s).await;
+    let us = repaired
+        .regions
+        .iter()
+        .find(|r| r.region == "us-east-1")
+        .unwrap();
+    assert!(
+        us.applied
+            .iter()
+            .any(|c| c.contains("tamper queue blo-tamper created")),
+        "{:?}",
+        us.applied
+    );
+    assert!(repaired.all_compliant(), "{:#?}", states(&repaired));
+    assert!(
+        fake.state
+            .lock()
+            .unwrap()
+            .queues
+            .contains_key(&("us-east-1".to_string(), "blo-tamper".to_string()))
+    );
+    // The next pass reads the new queue by the URL CreateQueue returned.
+    fake.reset_calls();
+    assert!(run(&fake, &s).await.all_compliant());
+    assert!(!fake.calls().iter().any(|c| c == "GetQueueUrl"));
+}
+
 #[tokio::test]
 async fn steady_state_reads_stay_within_budget() {
     let fake = Arc::new(FakeCloud::new(ACCOUNT));

@@ -111,6 +111,8 @@ pub struct FakeCloud {
     pub state: Mutex<FakeState>,
     pub calls: Mutex<Vec<(String, &'static str)>>,
     pub faults: Mutex<Vec<Fault>>,
+    /// (region, queue name) -> URL the adapter remembers, as `SdkCloud` does (not AWS state).
+    pub queue_urls: Mutex<BTreeMap<(String, String), String>>,
 }
 
 pub use super::WRITE_PREFIXES;

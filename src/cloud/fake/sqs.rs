@@ -51,14 +51,28 @@ impl Sqs for FakeCloud {
         region: &str,
         name: &str,
     ) -> Result<Option<QueueInfo>, CloudError> {
-        self.enter(region, "GetQueueUrl", "sqs")?;
-        let found = self
-            .st()
-            .queues
-            .get(&(region.to_string(), name.to_string()))
-            .map(|q| q.info.clone());
-        if found.is_some() {
+        let key = (region.to_string(), name.to_string());
+        let remembered = self
+            .queue_urls
+            .lock()
+            .expect("queue urls")
+            .contains_key(&key);
+        if !remembered {
+            self.enter(region, "GetQueueUrl", "sqs")?;
+        }
+        let found = self.st().queues.get(&key).map(|q| q.info.clone());
+        // A remembered URL is asked directly; a queue deleted since answers "does not exist".
+        if remembered || found.is_some() {
             self.enter(region, "GetQueueAttributes", "sqs")?;
+        }
+        let mut urls = self.queue_urls.lock().expect("queue urls");
+        match &found {
+            Some(q) => {
+                urls.insert(key, q.url.clone());
+            }
+            None => {
+                urls.remove(&key);
+            }
         }
         Ok(found)
     }
@@ -84,7 +98,13 @@ impl Sqs for FakeCloud {
             ..Default::default()
         });
         set(&mut q.info, attributes);
-        Ok(q.info.url.clone())
+        let url = q.info.url.clone();
+        drop(st);
+        self.queue_urls
+            .lock()
+            .expect("queue urls")
+            .insert((region.to_string(), name.to_string()), url.clone());
+        Ok(url)
     }
 
     async fn sqs_set_attributes(

@@ -245,6 +245,8 @@ pub struct SdkCloud {
     observer: Option<Arc<dyn CallObserver>>,
     /// The account these credentials act in and their ARN (STS, asked once).
     identity: tokio::sync::OnceCell<(String, String)>,
+    /// (region, queue name) -> queue URL, as GetQueueUrl or CreateQueue returned it.
+    queue_urls: Mutex<HashMap<(String, String), String>>,
 }
 
 impl SdkCloud {
@@ -263,6 +265,7 @@ impl SdkCloud {
             limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
             observer: opts.observer.clone(),
             identity: tokio::sync::OnceCell::new(),
+            queue_urls: Mutex::new(HashMap::new()),
         }
     }
 

@@ -13,6 +13,29 @@ fn attributes(pairs: &[(String, String)]) -> HashMap<QueueAttributeName, String>
         .collect()
 }
 
+impl SdkCloud {
+    fn remembered_queue_url(&self, key: &(String, String)) -> Option<String> {
+        self.queue_urls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Remember (Some) or forget (None) a queue's URL.
+    fn remember_queue_url(&self, key: (String, String), url: Option<&str>) {
+        let mut urls = self.queue_urls.lock().unwrap_or_else(|e| e.into_inner());
+        match url {
+            Some(u) => {
+                urls.insert(key, u.to_string());
+            }
+            None => {
+                urls.remove(&key);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Sqs for SdkCloud {
     async fn sqs_get_queue(
@@ -21,18 +44,26 @@ impl Sqs for SdkCloud {
         name: &str,
     ) -> Result<Option<QueueInfo>, CloudError> {
         let c = self.region(region);
-        let Some(url) = not_found_to_none(
-            send!(
-                self,
-                "sqs",
-                "GetQueueUrl",
-                ov_sqs,
-                c.sqs.get_queue_url().queue_name(name)
-            )
-            .await,
-        )?
-        .and_then(|o| o.queue_url().map(String::from)) else {
-            return Ok(None);
+        let key = (region.to_string(), name.to_string());
+        let remembered = self.remembered_queue_url(&key);
+        let url = match remembered {
+            Some(url) => url,
+            None => {
+                let Some(url) = not_found_to_none(
+                    send!(
+                        self,
+                        "sqs",
+                        "GetQueueUrl",
+                        ov_sqs,
+                        c.sqs.get_queue_url().queue_name(name)
+                    )
+                    .await,
+                )?
+                .and_then(|o| o.queue_url().map(String::from)) else {
+                    return Ok(None);
+                };
+                url
+            }
         };
         let Some(out) = not_found_to_none(
             send!(
@@ -51,8 +82,10 @@ impl Sqs for SdkCloud {
             .await,
         )?
         else {
+            self.remember_queue_url(key, None);
             return Ok(None);
         };
+        self.remember_queue_url(key, Some(&url));
         let attr = |k: QueueAttributeName| {
             out.attributes()
                 .and_then(|a| a.get(&k))
@@ -88,7 +121,11 @@ impl Sqs for SdkCloud {
                 .set_tags(Some(tags.iter().cloned().collect()))
         )
         .await?;
-        Ok(out.queue_url().unwrap_or_default().to_string())
+        let url = out.queue_url().unwrap_or_default().to_string();
+        if !url.is_empty() {
+            self.remember_queue_url((region.to_string(), name.to_string()), Some(&url));
+        }
+        Ok(url)
     }
 
     async fn sqs_set_attributes(
