@@ -236,11 +236,7 @@ async fn tamper_wiring_converges_and_an_event_repairs_logging_without_waiting_fo
     assert_eq!(events[0].record.time, "2026-12-01T10:00:00Z");
     let repaired = pass(cloud.clone(), &spec).await;
     let restored = t0.elapsed();
-    let us = repaired
-        .regions
-        .iter()
-        .find(|r| r.region == "us-east-1")
-        .unwrap();
+    let us = repaired.region("us-east-1").unwrap();
     assert!(
         us.applied.iter().any(|c| c.contains("logging enabled")),
         "{:?}",

@@ -152,7 +152,7 @@ pub(super) async fn publish_tamper(
     };
     let reference = regarding(p);
     for t in tampered {
-        let region = report.regions.iter().find(|r| r.region == t.region);
+        let region = report.region(&t.region);
         let outcome = match (report.mode, region) {
             (crate::api::Mode::Audit, _) => "reported (Audit: not repaired)".to_string(),
             (_, Some(r)) if r.state == crate::api::RegionState::Compliant => {

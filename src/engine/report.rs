@@ -87,6 +87,11 @@ pub struct PolicyReport {
 }
 
 impl PolicyReport {
+    /// The report of one region, if the pass governed it.
+    pub fn region(&self, name: &str) -> Option<&RegionReport> {
+        self.regions.iter().find(|r| r.region == name)
+    }
+
     /// A report with nothing in it yet (deletion fills in what it did).
     pub fn empty(policy: &str, mode: Mode) -> Self {
         PolicyReport {

@@ -161,11 +161,7 @@ async fn a_deleted_tamper_queue_is_created_again_despite_the_remembered_url() {
         .remove(&("us-east-1".to_string(), "blo-tamper".to_string()));
     fake.reset_calls();
     let repaired = run(&fake, &s).await;
-    let us = repaired
-        .regions
-        .iter()
-        .find(|r| r.region == "us-east-1")
-        .unwrap();
+    let us = repaired.region("us-east-1").unwrap();
     assert!(
         us.applied
             .iter()
