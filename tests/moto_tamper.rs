@@ -384,3 +384,58 @@ async fn audit_verifies_the_wiring_writes_nothing_and_never_deletes_messages() {
         "Audit deletes no message"
     );
 }
+
+/// A tamper queue deleted out of band: SQS refuses its name for 60 s after a deletion
+/// (QueueDeletedRecently; the strict layer, here with a 2 s limit). The pass reports a transient
+/// error (not a Stalled "InvalidSpec"), and once the name is free again the queue is created.
+#[tokio::test]
+async fn a_queue_deleted_out_of_band_is_created_again_once_sqs_frees_its_name() {
+    let (moto, _g) = fresh().await;
+    let cloud: Arc<dyn Cloud> = moto.cloud().await;
+    let spec = spec("Enforce");
+    converge(cloud.clone(), &spec).await;
+    moto.strict_config(r#"{"limits": {"sqs_deleted_queue_name_ms": 2000}}"#);
+    // Deleted through the strict layer, so that it sees the deletion (as AWS does, whoever
+    // deletes).
+    let q = sqs::Client::from_conf(
+        sqs::config::Builder::from(&moto.operator_config().await)
+            .region(Region::new("us-east-1"))
+            .build(),
+    );
+    let url = q.get_queue_url().queue_name(QUEUE).send().await.unwrap();
+    q.delete_queue()
+        .queue_url(url.queue_url().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let refused = pass(cloud.clone(), &spec).await;
+    let us = refused.region("us-east-1").unwrap();
+    if moto.strict {
+        let err = us.error.as_ref().unwrap_or_else(|| {
+            panic!(
+                "CreateQueue refused within the limit; fired {:?}, applied {:?}",
+                moto.strict_fired("sqs_queue_deleted_recently"),
+                us.applied
+            )
+        });
+        assert!(err.is_transient(), "{err}");
+        assert_eq!(err.stalled_reason(), None, "{err}");
+        assert!(!moto.strict_fired("sqs_queue_deleted_recently").is_empty());
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+    } else {
+        // Plain moto frees the name at once.
+        assert!(
+            us.applied
+                .iter()
+                .any(|c| c.contains(&format!("tamper queue {QUEUE} created"))),
+            "{:?}",
+            us.applied
+        );
+    }
+    let repaired = converge(cloud.clone(), &spec).await;
+    assert!(repaired.all_compliant());
+    assert!(
+        q.get_queue_url().queue_name(QUEUE).send().await.is_ok(),
+        "the queue exists again"
+    );
+}

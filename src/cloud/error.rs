@@ -122,6 +122,9 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "OperationAborted",
     "ConcurrentModificationException",
     "IDPCommunicationError",
+    // SQS refuses a queue name for 60 s after that queue's deletion: retry later.
+    "QueueDeletedRecently",
+    "AWS.SimpleQueueService.QueueDeletedRecently",
 ];
 
 const ACCESS_DENIED_CODES: &[&str] = &[
@@ -228,6 +231,18 @@ mod tests {
             (Some("SlowDown"), Some(503), "", ErrorKind::Throttled),
             (None, Some(429), "", ErrorKind::Throttled),
             (Some("InternalError"), Some(500), "", ErrorKind::Unavailable),
+            (
+                Some("AWS.SimpleQueueService.QueueDeletedRecently"),
+                Some(400),
+                "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+                ErrorKind::Unavailable,
+            ),
+            (
+                Some("QueueDeletedRecently"),
+                Some(400),
+                "",
+                ErrorKind::Unavailable,
+            ),
             (None, Some(503), "", ErrorKind::Unavailable),
             (
                 Some("ValidationException"),

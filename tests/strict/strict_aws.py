@@ -58,6 +58,12 @@ Rules (name -> default), each switchable under config "rules":
                                   x-amz-expected-bucket-owner -> 403 AccessDenied.
   sts_assume_role_trust      on   AssumeRole -> AccessDenied when the role is missing, its trust
                                   does not admit the caller, or sts:ExternalId differs.
+  organizations_rate         on   Organizations calls of one account closer together than
+                                  limits.organizations_min_interval_ms -> TooManyRequestsException.
+  sqs_queue_deleted_recently on   CreateQueue under the name of a queue deleted (DeleteQueue)
+                                  less than limits.sqs_deleted_queue_name_ms (60000) ago ->
+                                  QueueDeletedRecently (query code AWS.SimpleQueueService.
+                                  QueueDeletedRecently).
 
 Windows (config "windows", each {"calls": N, "ms": M}); a window opens at its trigger; the
 first N matching calls after the trigger fail; with M > 0, additionally every matching call
@@ -125,6 +131,7 @@ RULES = [
     "s3_require_expected_owner",
     "sts_assume_role_trust",
     "organizations_rate",
+    "sqs_queue_deleted_recently",
 ]
 
 DEFAULT_CONFIG = {
@@ -141,6 +148,8 @@ DEFAULT_CONFIG = {
         "role_inline_policy_chars": 10240,
         # AWS Organizations throttles listing calls (about one per second per account).
         "organizations_min_interval_ms": 500,
+        # SQS refuses to create a queue under the name of one deleted less than 60 s ago.
+        "sqs_deleted_queue_name_ms": 60000,
     },
     "options": {"bedrock_check_role_policy": True, "cloudtrail_extra_types": []},
 }
@@ -188,6 +197,7 @@ JSON_TARGETS = {
     "kms": "TrentService.",
     "logs": "Logs_20140328.",
     "cloudtrail": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
+    "sqs": "AmazonSQS.",
 }
 QUERY_NS = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
@@ -691,6 +701,7 @@ class StrictProxy:
             self.kms_list_lag = {}        # (account, region, key_id) -> Window   (ListKeys)
             self.iam_new_roles = {}       # (account, role_name) -> Window
             self.org_last_call = {}       # account -> monotonic time of its last Organizations call
+            self.sqs_deleted = {}         # (account, region, queue name) -> monotonic time of DeleteQueue
             self.logs_key_changed = {}    # (account, region, key_id) -> Window
             self.logs_kms_overlay = {}    # (account, region, group) -> key arn or None (hidden)
 
@@ -912,6 +923,33 @@ class StrictProxy:
             msg = "AWS Organizations can't complete your request because the rate of requests exceeded the limit"
             self.fire("organizations_rate", req, "%s (%.0f ms after the previous call)" % (msg, 1000 * (now - last)))
             return json_error("TooManyRequestsException", msg, 400)
+        return None
+
+    # ==== SQS ===============================================================================
+
+    def pre_sqs(self, req):
+        """sqs_queue_deleted_recently: CreateQueue under the name of a queue deleted less than
+        `sqs_deleted_queue_name_ms` ago fails, as SQS does for 60 s (QueueDeletedRecently)."""
+        if req.op != "CreateQueue" or not self.enabled("sqs_queue_deleted_recently"):
+            return None
+        name = (req.json or {}).get("QueueName")
+        gap = self.config["limits"]["sqs_deleted_queue_name_ms"] / 1000.0
+        with self.lock:
+            deleted = self.sqs_deleted.get((req.account, req.region, name))
+        if deleted is None or time.monotonic() - deleted >= gap:
+            return None
+        msg = "You must wait 60 seconds after deleting a queue before you can create another with the same name."
+        self.fire("sqs_queue_deleted_recently", req, "%s (%s)" % (msg, name))
+        resp = json_error("QueueDeletedRecently", msg, 400)
+        resp.headers.append(("x-amzn-query-error", "AWS.SimpleQueueService.QueueDeletedRecently;Sender"))
+        return resp
+
+    def post_sqs(self, req, resp):
+        if req.op == "DeleteQueue" and resp.ok:
+            url = (req.json or {}).get("QueueUrl") or ""
+            name = url.rstrip("/").rsplit("/", 1)[-1]
+            with self.lock:
+                self.sqs_deleted[(req.account, req.region, name)] = time.monotonic()
         return None
 
     # ==== CloudTrail ========================================================================

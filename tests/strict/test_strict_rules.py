@@ -1053,3 +1053,23 @@ def test_organizations_calls_are_throttled_when_closer_than_the_limit(stack):
         org.list_organizational_units_for_parent(ParentId=root)
     assert code_of(e) == "TooManyRequestsException"
     assert stack.log("organizations_rate")[-1]["operation"] == "ListOrganizationalUnitsForParent"
+
+
+def test_a_queue_name_cannot_be_created_again_within_the_limit_after_its_deletion(stack):
+    sqs = stack.client("sqs")
+    stack.config({"limits": {"sqs_deleted_queue_name_ms": 1500}})
+    try:
+        url = sqs.create_queue(QueueName="strict-deleted")["QueueUrl"]
+        sqs.delete_queue(QueueUrl=url)
+        # Within the limit SQS refuses the name, as AWS does for 60 s...
+        with pytest.raises(ClientError) as e:
+            sqs.create_queue(QueueName="strict-deleted")
+        assert code_of(e) in ("AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently")
+        assert stack.log("sqs_queue_deleted_recently")[-1]["operation"] == "CreateQueue"
+        # ...another name is not affected...
+        sqs.create_queue(QueueName="strict-other")
+        # ...and after it the name can be used again.
+        time.sleep(1.6)
+        assert sqs.create_queue(QueueName="strict-deleted")["QueueUrl"].endswith("/strict-deleted")
+    finally:
+        stack.config({"limits": {"sqs_deleted_queue_name_ms": 60000}})
