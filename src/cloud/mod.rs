@@ -247,6 +247,33 @@ pub trait Trail: Send + Sync {
     ) -> Result<(), CloudError>;
 }
 
+/// The queue URLs an [`Sqs`] implementation remembers: (region, queue name) -> URL.
+#[derive(Debug, Default)]
+pub struct QueueUrls(std::sync::Mutex<std::collections::HashMap<(String, String), String>>);
+
+impl QueueUrls {
+    pub fn get(&self, region: &str, name: &str) -> Option<String> {
+        self.map()
+            .get(&(region.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Remember (Some) or forget (None, the queue does not exist) a queue's URL.
+    pub fn set(&self, region: &str, name: &str, url: Option<&str>) {
+        let key = (region.to_string(), name.to_string());
+        match url {
+            Some(u) => self.map().insert(key, u.to_string()),
+            None => self.map().remove(&key),
+        };
+    }
+
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// SQS: the tamper-event queue of a region.
 #[async_trait]
 pub trait Sqs: Send + Sync {

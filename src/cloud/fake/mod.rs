@@ -112,7 +112,7 @@ pub struct FakeCloud {
     pub calls: Mutex<Vec<(String, &'static str)>>,
     pub faults: Mutex<Vec<Fault>>,
     /// (region, queue name) -> URL the adapter remembers, as `SdkCloud` does (not AWS state).
-    pub queue_urls: Mutex<BTreeMap<(String, String), String>>,
+    pub queue_urls: super::QueueUrls,
 }
 
 pub use super::WRITE_PREFIXES;

@@ -52,11 +52,7 @@ impl Sqs for FakeCloud {
         name: &str,
     ) -> Result<Option<QueueInfo>, CloudError> {
         let key = (region.to_string(), name.to_string());
-        let remembered = self
-            .queue_urls
-            .lock()
-            .expect("queue urls")
-            .contains_key(&key);
+        let remembered = self.queue_urls.get(region, name).is_some();
         if !remembered {
             self.enter(region, "GetQueueUrl", "sqs")?;
         }
@@ -65,15 +61,8 @@ impl Sqs for FakeCloud {
         if remembered || found.is_some() {
             self.enter(region, "GetQueueAttributes", "sqs")?;
         }
-        let mut urls = self.queue_urls.lock().expect("queue urls");
-        match &found {
-            Some(q) => {
-                urls.insert(key, q.url.clone());
-            }
-            None => {
-                urls.remove(&key);
-            }
-        }
+        self.queue_urls
+            .set(region, name, found.as_ref().map(|q| q.url.as_str()));
         Ok(found)
     }
 
@@ -100,10 +89,7 @@ impl Sqs for FakeCloud {
         set(&mut q.info, attributes);
         let url = q.info.url.clone();
         drop(st);
-        self.queue_urls
-            .lock()
-            .expect("queue urls")
-            .insert((region.to_string(), name.to_string()), url.clone());
+        self.queue_urls.set(region, name, Some(&url));
         Ok(url)
     }
 

@@ -246,7 +246,7 @@ pub struct SdkCloud {
     /// The account these credentials act in and their ARN (STS, asked once).
     identity: tokio::sync::OnceCell<(String, String)>,
     /// (region, queue name) -> queue URL, as GetQueueUrl or CreateQueue returned it.
-    queue_urls: Mutex<HashMap<(String, String), String>>,
+    queue_urls: super::QueueUrls,
 }
 
 impl SdkCloud {
@@ -265,7 +265,7 @@ impl SdkCloud {
             limiter: Arc::new(Semaphore::new(opts.max_concurrent_calls.max(1))),
             observer: opts.observer.clone(),
             identity: tokio::sync::OnceCell::new(),
-            queue_urls: Mutex::new(HashMap::new()),
+            queue_urls: super::QueueUrls::default(),
         }
     }
 

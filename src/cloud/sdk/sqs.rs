@@ -13,29 +13,6 @@ fn attributes(pairs: &[(String, String)]) -> HashMap<QueueAttributeName, String>
         .collect()
 }
 
-impl SdkCloud {
-    fn remembered_queue_url(&self, key: &(String, String)) -> Option<String> {
-        self.queue_urls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
-    }
-
-    /// Remember (Some) or forget (None) a queue's URL.
-    fn remember_queue_url(&self, key: (String, String), url: Option<&str>) {
-        let mut urls = self.queue_urls.lock().unwrap_or_else(|e| e.into_inner());
-        match url {
-            Some(u) => {
-                urls.insert(key, u.to_string());
-            }
-            None => {
-                urls.remove(&key);
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl Sqs for SdkCloud {
     async fn sqs_get_queue(
@@ -44,9 +21,7 @@ impl Sqs for SdkCloud {
         name: &str,
     ) -> Result<Option<QueueInfo>, CloudError> {
         let c = self.region(region);
-        let key = (region.to_string(), name.to_string());
-        let remembered = self.remembered_queue_url(&key);
-        let url = match remembered {
+        let url = match self.queue_urls.get(region, name) {
             Some(url) => url,
             None => {
                 let Some(url) = not_found_to_none(
@@ -82,10 +57,10 @@ impl Sqs for SdkCloud {
             .await,
         )?
         else {
-            self.remember_queue_url(key, None);
+            self.queue_urls.set(region, name, None);
             return Ok(None);
         };
-        self.remember_queue_url(key, Some(&url));
+        self.queue_urls.set(region, name, Some(&url));
         let attr = |k: QueueAttributeName| {
             out.attributes()
                 .and_then(|a| a.get(&k))
@@ -123,7 +98,7 @@ impl Sqs for SdkCloud {
         .await?;
         let url = out.queue_url().unwrap_or_default().to_string();
         if !url.is_empty() {
-            self.remember_queue_url((region.to_string(), name.to_string()), Some(&url));
+            self.queue_urls.set(region, name, Some(&url));
         }
         Ok(url)
     }
